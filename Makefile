@@ -1,0 +1,60 @@
+# Two commands on a fresh machine: `make <paper>` and `make test`. Both create .venv first.
+PYTHON_SYS ?= python3
+VENV       ?= .venv
+PY         := $(VENV)/bin/python
+STAMP      := $(VENV)/.installed
+# Real data beside the repo (the team's ../shared/data) is used when present; see README "Data".
+DATA_DIR   ?= $(firstword $(wildcard ../shared/data))
+DATA_ARG   := $(if $(DATA_DIR),--data-dir $(DATA_DIR),)
+ARGS       ?=
+
+ALL_PAPERS := mcculloch_pitts backprop resnet yolo faster_rcnn transformer bert gpt vit gradcam
+PAPERS     := $(patsubst papers/%/reproduce.py,%,$(wildcard papers/*/reproduce.py))
+MISSING    := $(filter-out $(PAPERS),$(ALL_PAPERS))
+
+.PHONY: help install test reports clean-venv $(ALL_PAPERS) $(ALL_PAPERS:=-smoke) $(ALL_PAPERS:=-paper)
+
+help:  ## list every target
+	@echo "Quick start:  make <paper>   (reduced-scale reproduction into reproductions/<paper>/)"
+	@echo "              make test      (the whole test suite)"
+	@echo
+	@echo "Targets:"
+	@echo "  help               this list"
+	@echo "  install            create $(VENV) and install the project with its test extras"
+	@echo "  test               run the whole test suite (pytest)"
+	@echo "  reports            run every paper's quick reproduction"
+	@for p in $(PAPERS); do \
+	  printf "  %-18s %s\n" "$$p" "quick reproduction -> reproductions/$$p/"; \
+	  printf "  %-18s %s\n" "$$p-smoke" "seconds-long smoke run -> runs/$$p/smoke/"; \
+	  printf "  %-18s %s\n" "$$p-paper" "the paper's own recipe (GPU) -> runs/$$p/paper/"; done
+	@for p in $(MISSING); do printf "  %-18s %s\n" "$$p" "not implemented yet"; done
+	@echo
+	@echo "Variables: ARGS='--set key=value ...' (extra flags), DATA_DIR=path (data root), PYTHON_SYS=python3.11"
+
+$(STAMP): pyproject.toml
+	$(PYTHON_SYS) -m venv $(VENV)
+	$(PY) -m pip install --upgrade pip >/dev/null
+	$(PY) -m pip install -e ".[test]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+reports: $(PAPERS)
+
+$(PAPERS): %: $(STAMP)
+	$(PY) -m papers.$*.reproduce --preset quick --out reproductions/$* $(DATA_ARG) $(ARGS)
+
+$(PAPERS:=-smoke): %-smoke: $(STAMP)
+	$(PY) -m papers.$*.reproduce --preset smoke --out runs/$*/smoke $(DATA_ARG) $(ARGS)
+
+$(PAPERS:=-paper): %-paper: $(STAMP)
+	$(PY) -m papers.$*.reproduce --preset paper --out runs/$*/paper $(DATA_ARG) $(ARGS)
+
+$(MISSING) $(MISSING:=-smoke) $(MISSING:=-paper):
+	@echo "papers/$(firstword $(subst -, ,$@)) is not implemented yet: see the open issues." >&2; exit 2
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,260 @@
+"""A training loop a reader can follow in one sitting.
+
+``Trainer.fit`` repeats: take ``grad_accum`` micro-batches, ``loss_fn(model, batch)``,
+backward, clip, optimizer and scheduler step; every ``log_every`` steps a line in
+``log.jsonl``; every ``eval_every`` steps ``eval_fn(model)``; every ``ckpt_every`` steps and
+at the end an atomic checkpoint. What makes ``--resume`` exact:
+
+- the order of examples is a function of ``(seed, epoch)`` (``DistributedSampler``, also for
+  one process), so a resumed run skips to the same place in the same permutation;
+- every RNG state (python, numpy, torch, CUDA) is saved and restored with the weights;
+- random augmentation belongs in ``loss_fn`` (the main process, whose RNG is checkpointed),
+  not in data-loader workers.
+
+A non-finite loss stops the run before the optimizer touches the weights, so the last
+checkpoint on disk is the last good one. SIGINT/SIGTERM finish the current step, write a
+checkpoint and exit.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Callable
+
+import torch
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
+from tqdm.auto import tqdm
+
+from . import distributed
+from .checkpoint import load_checkpoint, save_checkpoint
+from .seed import get_rng_state, set_rng_state, worker_init_fn
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite."""
+
+
+class Interrupted(SystemExit):
+    """SIGINT/SIGTERM arrived; a checkpoint was written first."""
+
+
+def to_device(batch, device: torch.device):
+    """Move tensors in (nested) tuples, lists and dicts to ``device``."""
+    if torch.is_tensor(batch):
+        return batch.to(device, non_blocking=True)
+    if isinstance(batch, dict):
+        return {k: to_device(v, device) for k, v in batch.items()}
+    if isinstance(batch, (list, tuple)):
+        return type(batch)(to_device(v, device) for v in batch)
+    return batch
+
+
+class Trainer:
+    """Train ``model`` on ``train_data`` for ``max_steps`` optimizer steps.
+
+    ``loss_fn(model, batch)`` returns a scalar loss, or ``(loss, {name: float})`` to log
+    more. ``eval_fn(model)`` returns ``{name: float}``; it runs in eval mode under
+    ``torch.no_grad`` and its values are averaged over ranks. ``batch_size`` is the global
+    batch: each of W ranks takes ``batch_size / (W * grad_accum)`` examples per micro-batch.
+    """
+
+    def __init__(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer, train_data: Dataset, *,
+                 loss_fn: Callable, batch_size: int, max_steps: int, out_dir: str | Path,
+                 device: torch.device | str = "cpu", scheduler=None, collate_fn=None,
+                 eval_fn: Callable | None = None, eval_every: int = 0, log_every: int = 10,
+                 ckpt_every: int = 0, grad_clip: float = 0.0, grad_accum: int = 1, amp: bool = False,
+                 compile: bool = False, seed: int = 0, num_workers: int = 0, shuffle: bool = True,
+                 desc: str = "train"):
+        self.dist = distributed.info()
+        self.device = torch.device(device)
+        per_rank, rem = divmod(batch_size, self.dist.world_size * grad_accum)
+        if rem or per_rank == 0:
+            raise ValueError(f"batch_size {batch_size} is not divisible by world_size x grad_accum = "
+                             f"{self.dist.world_size} x {grad_accum}; change --set batch_size or grad_accum")
+        self.micro_batch = per_rank
+        self.raw_model = model.to(self.device)
+        self.model = self.raw_model
+        if self.dist.enabled:
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.model = torch.nn.parallel.DistributedDataParallel(self.raw_model, device_ids=ids)
+        if compile:
+            self.model = torch.compile(self.model)
+        self.optimizer, self.scheduler = optimizer, scheduler
+        self.train_data, self.collate_fn, self.num_workers = train_data, collate_fn, num_workers
+        self.loss_fn, self.eval_fn = loss_fn, eval_fn
+        self.max_steps, self.grad_accum, self.grad_clip = max_steps, grad_accum, grad_clip
+        self.eval_every, self.log_every, self.ckpt_every = eval_every, log_every, ckpt_every
+        self.amp = amp and self.device.type == "cuda"  # bf16 autocast; opt-in, CUDA only
+        self.seed, self.desc = seed, desc
+        self.out_dir = Path(out_dir)
+        self.ckpt_path = self.out_dir / "checkpoint.pt"
+        self.log_path = self.out_dir / "log.jsonl"
+        self.sampler = DistributedSampler(train_data, num_replicas=self.dist.world_size, rank=self.dist.rank,
+                                          shuffle=shuffle, seed=seed, drop_last=True)
+        self.steps_per_epoch = len(self.sampler) // (self.micro_batch * grad_accum)
+        if self.steps_per_epoch == 0:
+            raise ValueError(f"the training set has {len(train_data)} examples, fewer than one global batch "
+                             f"of {batch_size}; lower --set batch_size")
+        self.step = 0
+        self.history: list[dict] = []  # one dict per evaluation
+        self._stop_signal: int | None = None
+
+    # -- data -------------------------------------------------------------------------------
+    def _batches(self, epoch: int, skip_steps: int):
+        """Micro-batches of ``epoch``, starting after ``skip_steps`` optimizer steps."""
+        self.sampler.set_epoch(epoch)
+        idx = list(self.sampler)[skip_steps * self.grad_accum * self.micro_batch:]
+        mb = self.micro_batch
+        batches = [idx[i:i + mb] for i in range(0, len(idx) - mb + 1, mb)]
+        return iter(DataLoader(self.train_data, batch_sampler=batches, collate_fn=self.collate_fn,
+                               num_workers=self.num_workers, worker_init_fn=worker_init_fn,
+                               pin_memory=self.device.type == "cuda"))
+
+    # -- checkpoints ------------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        return {"model": self.raw_model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
+                "step": self.step, "history": self.history, "rng": get_rng_state()}
+
+    def save(self) -> None:
+        if self.dist.is_main:
+            save_checkpoint(self.state_dict(), self.ckpt_path)
+        distributed.barrier()
+
+    def load(self, path: str | Path | None = None) -> None:
+        state = load_checkpoint(path or self.ckpt_path, map_location=self.device)
+        self.raw_model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.scheduler is not None and state["scheduler"] is not None:
+            self.scheduler.load_state_dict(state["scheduler"])
+        self.step, self.history = int(state["step"]), list(state["history"])
+        set_rng_state(state["rng"])
+        self._truncate_log(self.step)
+
+    def _truncate_log(self, step: int) -> None:
+        """Drop log lines written after the checkpoint we resume from."""
+        if self.dist.is_main and self.log_path.exists():
+            lines = [ln for ln in self.log_path.read_text().splitlines()
+                     if ln.strip() and json.loads(ln).get("step", 0) <= step]
+            self.log_path.write_text("".join(ln + "\n" for ln in lines))
+
+    # -- logging ----------------------------------------------------------------------------
+    def log(self, record: dict) -> None:
+        if self.dist.is_main:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            with self.log_path.open("a") as f:
+                f.write(json.dumps(record) + "\n")
+
+    def evaluate(self) -> dict:
+        self.model.eval()
+        with torch.no_grad(), self._autocast():
+            metrics = self.eval_fn(self.raw_model)
+        self.model.train()
+        metrics = distributed.all_reduce_mean(metrics, self.device)
+        record = {"step": self.step, **metrics}
+        self.history.append(record)
+        self.log({"event": "eval", **record})
+        return record
+
+    def _autocast(self):
+        if self.amp:
+            return torch.autocast(self.device.type, dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    # -- the loop ---------------------------------------------------------------------------
+    def fit(self, resume: bool = False) -> list[dict]:
+        if resume and self.ckpt_path.exists():
+            self.load()
+            print(f"resumed from {self.ckpt_path} at step {self.step}", file=sys.stderr)
+        elif resume:
+            print(f"--resume: no checkpoint at {self.ckpt_path}, starting from step 0", file=sys.stderr)
+        elif self.dist.is_main and self.log_path.exists():
+            self.log_path.unlink()  # a fresh run starts a fresh log
+        self.model.train()
+        quiet = not sys.stdout.isatty() or not self.dist.is_main
+        bar = tqdm(total=self.max_steps, initial=self.step, desc=self.desc, disable=quiet, dynamic_ncols=True)
+        t0, t_last = time.perf_counter(), time.perf_counter()
+        with self._signals():
+            while self.step < self.max_steps:
+                epoch, offset = divmod(self.step, self.steps_per_epoch)
+                batches = self._batches(epoch, offset)
+                for _ in range(offset, self.steps_per_epoch):
+                    logs = self._train_step(batches)
+                    self.step += 1
+                    bar.update(1)
+                    if self.log_every and (self.step % self.log_every == 0 or self.step == self.max_steps):
+                        logs = distributed.all_reduce_mean(logs, self.device)
+                        now = time.perf_counter()
+                        logs.update(step=self.step, lr=self.optimizer.param_groups[0]["lr"],
+                                    step_time=(now - t_last) / self.log_every, elapsed=now - t0)
+                        t_last = now
+                        self.log(logs)
+                        bar.set_postfix(loss=f"{logs['loss']:.4g}")
+                    if self.eval_fn and self.eval_every and self.step % self.eval_every == 0:
+                        self.evaluate()
+                    if self.ckpt_every and self.step % self.ckpt_every == 0:
+                        self.save()
+                    if self._stop_signal is not None:
+                        self.save()
+                        bar.close()
+                        raise Interrupted(f"stopped by signal {self._stop_signal} at step {self.step}; checkpoint "
+                                          f"written to {self.ckpt_path}; rerun with --resume to continue")
+                    if self.step >= self.max_steps:
+                        break
+        bar.close()
+        if self.eval_fn and (not self.history or self.history[-1]["step"] != self.step):
+            self.evaluate()
+        self.save()
+        return self.history
+
+    def _train_step(self, batches) -> dict:
+        total, extra = 0.0, {}
+        for micro in range(self.grad_accum):
+            batch = to_device(next(batches), self.device)
+            sync = micro == self.grad_accum - 1 or not self.dist.enabled
+            with (contextlib.nullcontext() if sync else self.model.no_sync()), self._autocast():
+                out = self.loss_fn(self.model, batch)
+                loss, more = out if isinstance(out, tuple) else (out, {})
+            if not torch.isfinite(loss):
+                saved = f"the last good checkpoint is {self.ckpt_path}" if self.ckpt_path.exists() else \
+                    "no checkpoint had been written yet"
+                raise TrainingDiverged(
+                    f"loss is {loss.item()} at step {self.step + 1}; stopped before updating the weights, "
+                    f"{saved}. Try a lower learning rate, --set grad_clip=1.0, or turning AMP off.")
+            (loss / self.grad_accum).backward()
+            total += loss.item() / self.grad_accum
+            for k, v in more.items():
+                extra[k] = extra.get(k, 0.0) + float(v) / self.grad_accum
+        if self.grad_clip > 0:
+            norm = torch.nn.utils.clip_grad_norm_(self.raw_model.parameters(), self.grad_clip)
+            extra["grad_norm"] = float(norm)
+        self.optimizer.step()
+        if self.scheduler is not None:
+            self.scheduler.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        return {"loss": total, **extra}
+
+    @contextlib.contextmanager
+    def _signals(self):
+        """On SIGINT/SIGTERM: finish the step, checkpoint, exit (main thread only)."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def handler(signum, frame):
+            if self._stop_signal is not None:  # second signal: stop now
+                raise KeyboardInterrupt
+            self._stop_signal = signum
+
+        old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for s, h in old.items():
+                signal.signal(s, h)
+
