@@ -1,0 +1,1 @@
+"""One self-contained package per paper; see each package's README.md."""
