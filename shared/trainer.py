@@ -111,15 +111,18 @@ class Trainer:
         idx = list(self.sampler)[skip_steps * self.grad_accum * self.micro_batch:]
         mb = self.micro_batch
         batches = [idx[i:i + mb] for i in range(0, len(idx) - mb + 1, mb)]
+        # A generator of its own: creating the iterator must not draw from the global RNG (which
+        # a resume restores), and worker seeds then depend on (seed, epoch, rank) only.
+        g = torch.Generator().manual_seed(self.seed * 100_003 + epoch * 101 + self.dist.rank)
         return iter(DataLoader(self.train_data, batch_sampler=batches, collate_fn=self.collate_fn,
-                               num_workers=self.num_workers, worker_init_fn=worker_init_fn,
+                               num_workers=self.num_workers, worker_init_fn=worker_init_fn, generator=g,
                                pin_memory=self.device.type == "cuda"))
 
     # -- checkpoints ------------------------------------------------------------------------
     def state_dict(self) -> dict:
         return {"model": self.raw_model.state_dict(), "optimizer": self.optimizer.state_dict(),
                 "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
-                "step": self.step, "history": self.history, "rng": get_rng_state()}
+                "step": self.step, "history": self.history, "rng": get_rng_state(), "seed": self.seed}
 
     def save(self) -> None:
         if self.dist.is_main:
@@ -128,6 +131,9 @@ class Trainer:
 
     def load(self, path: str | Path | None = None) -> None:
         state = load_checkpoint(path or self.ckpt_path, map_location=self.device)
+        if int(state["seed"]) != self.seed:  # the seed also fixes the order of examples
+            raise ValueError(f"the checkpoint was written with --seed {state['seed']}, this run has --seed "
+                             f"{self.seed}; resume with --seed {state['seed']} or start a fresh run")
         self.raw_model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         if self.scheduler is not None and state["scheduler"] is not None:
