@@ -1,0 +1,129 @@
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from shared import report
+from shared.checkpoint import load_checkpoint, save_checkpoint
+from shared.cli import Run
+from shared.device import get_device
+from shared.report import claim, render_index, render_readme, update_index, verdict, write_report
+from shared.seed import get_rng_state, seed_everything, set_rng_state
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _metrics(**kw):
+    m = {"paper": "resnet", "title": "Toy", "preset": "smoke",
+         "claims": [claim("c1", "§4.2", "deeper is better", "error %", 6.97, 7.5, "ours <= paper + 1",
+                          "reproduced", "close")],
+         "figures": [{"file": "f.png", "caption": "curves"}],
+         "environment": {"commit": "abc", "torch": "2", "device": "cpu", "cpu_threads": 2, "gpu": None,
+                         "seed": 0, "wall_seconds": 1.23, "command": "python -m x", "data": {"toy": "synthetic"}}}
+    m.update(kw)
+    return m
+
+
+def test_claim_refuses_unknown_verdict():
+    with pytest.raises(ValueError, match="verdict 'great'"):
+        claim("x", "s", "st", "m", 1, 1, "c", "great", "n")
+    assert verdict(True) == "reproduced" and verdict(False, partial=True) == "partially reproduced"
+    assert verdict(False) == "not reproduced"
+
+
+def test_render_has_claims_figures_environment_and_data_line():
+    text = render_readme(_metrics())
+    lines = text.splitlines()
+    assert lines[0].startswith("# Toy: reproduction report (smoke preset)")
+    assert lines[2].startswith("**Data: the embedded synthetic default**")
+    assert "| c1 | §4.2 | deeper is better | error % | 6.97 | 7.5 | ours <= paper + 1 | **reproduced** | close |" in text
+    assert "![curves](f.png)" in text and "| wall_seconds | 1.2 s |" in text and "| toy | `synthetic` |" in text
+
+
+def test_validate_names_missing_fields(tmp_path):
+    m = _metrics()
+    del m["claims"][0]["criterion"]
+    with pytest.raises(ValueError, match="lacks \\['criterion'\\]"):
+        write_report(tmp_path, m)
+
+
+def test_index_lists_every_paper(tmp_path):
+    write_report(tmp_path / "resnet", _metrics())
+    text = render_index(tmp_path)
+    assert "[ResNet (He et al. 2016)](resnet/README.md)" in text
+    assert "Not yet reproduced:" in text and "McCulloch & Pitts 1943" in text
+
+
+def test_committed_reports_agree_with_their_metrics():
+    """Every committed report is exactly what its metrics.json renders to, and the index is current."""
+    root = ROOT / "reproductions"
+    found = sorted(root.glob("*/metrics.json"))
+    for path in found:
+        m = json.loads(path.read_text())
+        assert m["paper"] == path.parent.name
+        assert (path.parent / "README.md").read_text() == render_readme(m), f"{path.parent} is stale"
+        for f in m.get("figures", []):
+            assert (path.parent / f["file"]).is_file(), f"{path.parent}: figure {f['file']} missing"
+    if found:
+        assert (root / "README.md").read_text() == render_index(root), "reproductions/README.md is stale"
+
+
+@dataclass
+class Cfg:
+    steps: int = 3
+
+
+def test_run_end_to_end(tmp_path, no_data_env):
+    out = tmp_path / "reproductions" / "backprop"
+    run = Run.from_cli("backprop", {"smoke": Cfg(1), "quick": Cfg()},
+                       ["--preset", "smoke", "--out", str(out), "--set", "steps=2", "--device", "cpu"])
+    assert run.cfg.steps == 2 and run.device.type == "cpu"
+    cfgj = json.loads((out / "config.json").read_text())
+    assert cfgj["config"] == {"steps": 2} and cfgj["preset"] == "smoke"
+    run.use_synthetic("parity")
+    m = run.finish([claim("a", "s", "st", "m", None, 1.0, "c", "not comparable", "n")])
+    assert m["environment"]["data"] == {"parity": "synthetic"}
+    assert (out / "README.md").read_text() == render_readme(json.loads((out / "metrics.json").read_text()))
+    assert "backprop/README.md" in (out.parent / "README.md").read_text()  # index updated
+
+
+def test_seed_everything_and_rng_roundtrip(tmp_path):
+    seed_everything(5)
+    a = (torch.rand(3), np.random.rand(2))
+    seed_everything(5)
+    state = get_rng_state()
+    b = (torch.rand(3), np.random.rand(2))
+    assert torch.equal(a[0], b[0]) and np.array_equal(a[1], b[1])
+    save_checkpoint({"rng": state}, tmp_path / "c.pt")
+    set_rng_state(load_checkpoint(tmp_path / "c.pt")["rng"])
+    c = (torch.rand(3), np.random.rand(2))
+    assert torch.equal(a[0], c[0]) and np.array_equal(a[1], c[1])
+
+
+def test_checkpoint_refuses_code_and_names_missing_file(tmp_path):
+    class Evil:
+        def __reduce__(self):
+            return (print, ("pwned",))
+    torch.save({"x": Evil()}, tmp_path / "evil.pt")
+    with pytest.raises(RuntimeError, match="cannot load checkpoint"):
+        load_checkpoint(tmp_path / "evil.pt")
+    with pytest.raises(FileNotFoundError, match="without --resume"):
+        load_checkpoint(tmp_path / "none.pt")
+
+
+def test_device_choices():
+    assert get_device("cpu").type == "cpu"
+    assert get_device("auto").type in ("cpu", "cuda")
+    with pytest.raises(ValueError, match="not one of"):
+        get_device("tpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(RuntimeError, match="no GPU"):
+            get_device("cuda")
+
+
+def test_no_cuda_calls_in_code():
+    for path in list((ROOT / "papers").rglob("*.py")) + list((ROOT / "shared").rglob("*.py")):
+        assert ".cuda()" not in path.read_text(), f"{path} calls .cuda(); use the run's device"
