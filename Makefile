@@ -33,7 +33,6 @@ help:  ## list every target
 
 $(STAMP): pyproject.toml
 	$(PYTHON_SYS) -m venv $(VENV)
-	$(PY) -m pip install --upgrade pip >/dev/null
 	$(PY) -m pip install -e ".[test]"
 	touch $(STAMP)
 
