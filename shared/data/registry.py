@@ -110,6 +110,23 @@ REGISTRY: dict[str, DatasetSpec] = {s.name: s for s in [
                 manifest="SHA256SUMS"),
     DatasetSpec("gutenberg", "NLTK Project Gutenberg selections, 15 books", "nltk_data corpora/gutenberg.zip",
                 manifest="SHA256SUMS"),
+    DatasetSpec("wmt14_en_de", "WMT14 En-De (Transformer paper preset): Europarl v7 + Common Crawl + News "
+                "Commentary v9 training archives, newstest2013 (dev.tgz) and newstest2014 (test-full.tgz). The md5s "
+                "are third-party: test-full.tgz from sacrebleu 2.6.0 (DATASETS wmt14/full), the other four from "
+                "awslabs/sockeye autopilot RAW_FILES; sizes are unknown",
+                "statmt.org WMT14 translation task", tuple(
+                    DataFile(f, (u,), md5=m) for f, u, m in [
+                        ("training-parallel-europarl-v7.tgz",
+                         "https://www.statmt.org/wmt13/training-parallel-europarl-v7.tgz",
+                         "c52404583294a1b609e56d45b2ed06f5"),
+                        ("training-parallel-commoncrawl.tgz",
+                         "https://www.statmt.org/wmt13/training-parallel-commoncrawl.tgz",
+                         "7e0acbe86b0d7816300e14650f5b2bd4"),
+                        ("training-parallel-nc-v9.tgz", "https://www.statmt.org/wmt14/training-parallel-nc-v9.tgz",
+                         "92e42b68f9d3c2ae9722e6d1c2623e21"),
+                        ("dev.tgz", "https://www.statmt.org/wmt14/dev.tgz", "88ba3fc60b2278d59277122e1c7dd6e7"),
+                        ("test-full.tgz", "https://statmt.org/wmt14/test-full.tgz",
+                         "a8cd784e006feb32ac6f3d9ec7eb389a")])),
 ]}
 
 USED: dict[str, str] = {}  # "dataset/file" -> sha256 of every file handed out in this process
