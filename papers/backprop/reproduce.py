@@ -54,8 +54,9 @@ class Config:
     fam_init: float = 0.3                 # not stated for this experiment; the symmetry experiment's range
     fam_n_test: int = 4                   # "100 of the 104 ... the four triples on which it was not trained"
     fam_rescue: bool = True               # also run the declared deviation below (README, deviations)
-    fam_rescue_epsilon: float = 0.3
     fam_rescue_tolerance_mode: str = "margin"
+    fam_rescue_grid: tuple[float, ...] = (0.03, 0.1, 0.3, 1.0)   # ε after sweep 20, chosen by training fit
+    fam_rescue_select_seeds: int = 5      # selection runs, on their own seeds (never the evaluation seeds)
     fam_encode_threshold: float = 0.7     # a unit "encodes" an attribute when η² of its weights ≥ this
     # --- Fig. 5, the iterative net ---------------------------------------------------------
     rnn_seeds: int = 20
@@ -72,13 +73,15 @@ class Config:
     pdp_epsilon: float = 0.5              # "η = 0.5" (XOR, parity)
     pdp_alpha: float = 0.9                # "α ≈ 0.9 in most simulations"
     pdp_init: float = 0.3
+    enc_epsilon: float = 0.1              # 8-3-8 encoder: no ε in the text we have (README); 0.5 leaves most seeds stuck
     pdp_max_sweeps: int = 10000
     pdp_strict_margin: float = 0.1        # "solved" in the PDP sense: every output within 0.1 of its target
 
 
 PRESETS = {
     "smoke": Config(sym_seeds=3, sym_max_sweeps=3000, fam_seeds=2, fam_sweeps=60, rnn_seeds=2, rnn_max_sweeps=400,
-                    rnn_check_seeds=1, pdp_seeds=3, pdp_max_sweeps=400),
+                    rnn_check_seeds=1, pdp_seeds=3, pdp_max_sweeps=400, fam_rescue_grid=(0.3,),
+                    fam_rescue_select_seeds=1),
     "quick": Config(),
     "paper": Config(sym_seeds=1000, fam_seeds=200, rnn_seeds=200, rnn_check_seeds=20, pdp_seeds=1000),
 }
@@ -102,6 +105,10 @@ def dist(xs: list) -> dict:
     return {"n": len(xs), "solved": len(ok), "success_rate": len(ok) / max(len(xs), 1),
             "median": pct(ok, 50), "p10": pct(ok, 10), "p25": pct(ok, 25), "p75": pct(ok, 75), "p90": pct(ok, 90),
             "min": min(ok) if ok else None, "max": max(ok) if ok else None}
+
+
+def n0(x) -> str:
+    return "—" if x is None else f"{x:,.0f}"
 
 
 def train_until(net, inputs, targets, epsilon, alpha, max_sweeps, strict_margin):
@@ -190,7 +197,7 @@ def run_symmetry(cfg: Config, run: Run):
     figs = []
     if shown is not None:
         s, strict, P, a = shown
-        fig, axes = plt.subplots(1, 3, figsize=(9, 2.6), gridspec_kw={"width_ratios": [7, 7, 3]})
+        fig, axes = plt.subplots(1, 3, figsize=(9, 1.9), gridspec_kw={"width_ratios": [7, 7, 3]})
         vmax = max(np.abs(v).max() for v in P.values())
         for k in range(2):
             hinton(axes[k], np.r_[P["W[in->h1]"][:, k], P["b[h1]"][k]][None], f"hidden {k+1}: inputs 1-6, bias",
@@ -226,9 +233,10 @@ def run_symmetry(cfg: Config, run: Run):
     claims = [
         claim("symmetry-sweeps", "p. 534, Fig. 1", "The 6-2-1 net learns symmetry detection in 1,425 sweeps "
               "(ε = 0.1, α = 0.9, weights in [−0.3, 0.3])", "median sweeps to solve [p10, p90]; success rate",
-              1425, f"{D['median']} [{D['p10']}, {D['p90']}]; {D['solved']}/{D['n']} solved",
-              "reproduced if 1,425 lies within our 10th-90th percentile (solved = all 64 outputs on the right "
-              "side of 0.5)", verdict(in_range),
+              1425, f"{n0(D['median'])} [{n0(D['p10'])}, {n0(D['p90'])}]; {D['solved']}/{D['n']} solved",
+              "reproduced if 1,425 lies within our 10th-90th percentile of solved seeds (solved = all 64 outputs "
+              "on the right side of 0.5) and ≥ 50% of seeds solve; partially if only the former",
+              verdict(in_range and D["success_rate"] >= 0.5, in_range),
               f"{D['n'] - D['solved']} of {D['n']} seeds stuck within {cfg.sym_max_sweeps} sweeps; the paper "
               "reports one run and no failure rate."),
         claim("symmetry-solution", "p. 534, Fig. 1", "Mirror weights are equal and opposite, one side in ratio "
@@ -340,17 +348,25 @@ def run_family(cfg: Config, run: Run):
     settings = {f"paper_eps{cfg.fam_epsilon:g}": (cfg.fam_epsilon, cfg.fam_tolerance_mode)}
     if cfg.fam_epsilon_alt > 0:
         settings[f"paper_eps{cfg.fam_epsilon_alt:g}"] = (cfg.fam_epsilon_alt, cfg.fam_tolerance_mode)
-    if cfg.fam_rescue:
-        settings[f"deviation_eps{cfg.fam_rescue_epsilon:g}_{cfg.fam_rescue_tolerance_mode}"] = (
-            cfg.fam_rescue_epsilon, cfg.fam_rescue_tolerance_mode)
     per, res = {}, {}
+    if cfg.fam_rescue:
+        # Declared deviation: pick ε after sweep 20 from a small grid by the *training* accuracy of
+        # separate selection seeds; the held-out cases and the evaluation seeds play no part.
+        select = {}
+        for eps in cfg.fam_rescue_grid:
+            rs = [train_family(cfg, run, 10_000 + s, eps, cfg.fam_rescue_tolerance_mode)
+                  for s in progress(range(cfg.fam_rescue_select_seeds), f"family select ε={eps:g}")]
+            select[f"{eps:g}"] = float(np.mean([r["train_strict"] for r in rs]))
+        eps = max(cfg.fam_rescue_grid, key=lambda e: select[f"{e:g}"])
+        res["rescue_selection_train_accuracy"] = select
+        settings[f"deviation_eps{eps:g}_{cfg.fam_rescue_tolerance_mode}"] = (eps, cfg.fam_rescue_tolerance_mode)
     for name, (eps, mode) in settings.items():
         per[name] = [train_family(cfg, run, s, eps, mode) for s in progress(range(cfg.fam_seeds), f"family {name}")]
         res[name] = summarise_family(per[name], cfg.fam_encode_threshold)
         res[name]["epsilon"], res[name]["tolerance_mode"] = eps, mode
         res[name]["per_seed"] = [{k: v for k, v in r.items() if k != "W_person"} for r in per[name]]
     # Fig. 4: the person-1 units of the first seed of the setting whose nets fit the training set best
-    best = max(settings, key=lambda k: res[k]["train_strict_mean"])
+    best = max(settings, key=lambda k: (res[k]["train_strict_mean"], k.startswith("paper")))
     W = per[best][0]["W_person"]                                  # [24, 6]
     fig, axes = plt.subplots(6, 1, figsize=(7, 7.5))
     vmax = np.abs(W).max()
@@ -358,7 +374,7 @@ def run_family(cfg: Config, run: Run):
         hinton(axes[k], W[:, k].reshape(2, 12), f"unit {k+1}  (top: English, bottom: Italian, isomorphic "
                f"people aligned)", vmax)
     for c, p in enumerate(data.ENGLISH):
-        axes[-1].text(c, 2.2, p[:5], rotation=60, ha="center", va="top", fontsize=6)
+        axes[-1].text(c, 2.2, p[:7], rotation=60, ha="center", va="top", fontsize=6)
     fig.suptitle(f"Fig. 4 redrawn: weights from the 24 person-1 units to the 6 units that encode person 1\n"
                  f"({best}, seed 0)", fontsize=9)
     fig.tight_layout()
@@ -450,7 +466,7 @@ def run_iterative(cfg: Config, run: Run):
         max(max_diff) if max_diff else None, "reproduced if < 1e-9 on every checked seed",
         verdict(eq), f"{len(max_diff)} seeds trained both ways in lockstep; the task (delay-{cfg.rnn_delay} copy "
         f"of {cfg.rnn_T}-step bit sequences) is solved by {D['solved']}/{D['n']} seeds, median "
-        f"{D['median']} sweeps.")]
+        f"{n0(D['median'])} sweeps.")]
     figs = [{"file": "fig5_iterative.png", "caption": "Fig. 5: error curves of the iterative net on the delay "
              "task (first 10 seeds); the unrolled layered net traces the same curves."}]
     return claims, res, figs
@@ -471,7 +487,8 @@ def run_pdp(cfg: Config, run: Run):
         firsts, stricts, codes_ok = [], [], []
         for s in progress(range(cfg.pdp_seeds), name):
             net = build(rng_for(run.seed, 10 + k, s))
-            first, strict, _ = train_until(net, {"in": X}, {"out": d}, cfg.pdp_epsilon, cfg.pdp_alpha,
+            eps = cfg.enc_epsilon if name.startswith("encoder") else cfg.pdp_epsilon
+            first, strict, _ = train_until(net, {"in": X}, {"out": d}, eps, cfg.pdp_alpha,
                                            cfg.pdp_max_sweeps, cfg.pdp_strict_margin)
             firsts.append(first)
             stricts.append(strict)
@@ -504,14 +521,15 @@ def pdp_claims_and_figure(cfg, run, res, lists):
     plt.close(fig)
     for name, p in paper.items():
         D = res[name]["sweeps_to_strict"]
-        ok = D["p10"] is not None and D["p10"] <= p <= D["p90"]
+        in_range = D["p10"] is not None and D["p10"] <= p <= D["p90"]
         claims.append(claim(
             f"pdp-{name}", "PDP ch. 8", f"{name}: learned in about {p:,} sweeps (η = {cfg.pdp_epsilon:g})",
             f"median sweeps to every output within {cfg.pdp_strict_margin} of its target [p10, p90]; solved",
-            p, f"{D['median']} [{D['p10']}, {D['p90']}]; {D['solved']}/{D['n']}",
-            "reproduced if the PDP count lies within our 10th-90th percentile", verdict(ok),
+            p, f"{n0(D['median'])} [{n0(D['p10'])}, {n0(D['p90'])}]; {D['solved']}/{D['n']}",
+            "reproduced if the PDP count lies within our 10th-90th percentile of solved seeds and ≥ 50% of seeds "
+            "solve; partially if only the former", verdict(in_range and D["success_rate"] >= 0.5, in_range),
             f"α = {cfg.pdp_alpha:g} (PDP: ≈0.9 in most simulations; the text for this run is unchecked); "
-            f"sweeps to all-correct (0.5): median {res[name]['sweeps_to_correct']['median']}."))
+            f"sweeps to all-correct (0.5): median {n0(res[name]['sweeps_to_correct']['median'])}."))
     lm = res["xor-2-2-1"]["local_minimum_rate"]
     lm1 = res["xor-2-1-1-skip"]["local_minimum_rate"]
     claims.append(claim(
@@ -527,7 +545,8 @@ def pdp_claims_and_figure(cfg, run, res, lists):
         f"{enc.get('distinct_binary_codes_frac', 0):.2f}",
         "reproduced if ≥ 90% solve and ≥ 80% of them use 8 distinct binary codes",
         verdict(enc["sweeps_to_correct"]["success_rate"] >= 0.9 and enc.get("distinct_binary_codes_frac", 0) >= 0.8),
-        f"median {enc['sweeps_to_strict']['median']} sweeps to every output within {cfg.pdp_strict_margin}."))
+        f"ε = {cfg.enc_epsilon:g}, α = {cfg.pdp_alpha:g}; median {n0(enc['sweeps_to_strict']['median'])} sweeps to every "
+        f"output within {cfg.pdp_strict_margin}."))
     return claims, [{"file": "pdp_sweeps.png", "caption": "PDP ch. 8 problems: sweeps-to-solve distributions."}]
 
 
@@ -559,9 +578,10 @@ def main(argv=None):
         "the sequence task), so no dataset files are read; 'synthetic' in the data table means generated.",
     ]
     if cfg.fam_rescue:
-        notes.append(f"Family trees, declared deviation: ε = {cfg.fam_rescue_epsilon:g} after sweep 20 with the "
-                     f"'{cfg.fam_rescue_tolerance_mode}' reading of the 0.2/0.8 tolerance; chosen on training-set "
-                     "fit only (held-out cases never used for choices).")
+        notes.append(f"Family trees, declared deviation: the '{cfg.fam_rescue_tolerance_mode}' reading of the 0.2/0.8 "
+                     f"tolerance and ε after sweep 20 picked from {list(cfg.fam_rescue_grid)} by the mean training "
+                     f"accuracy of {cfg.fam_rescue_select_seeds} separate selection seeds (held-out cases and "
+                     "evaluation seeds never used for the choice).")
     summary = ("Rumelhart, Hinton & Williams (1986) re-run over many seeds with the paper's own settings: "
                f"symmetry ({cfg.sym_seeds} seeds), family trees ({cfg.fam_seeds} seeds per setting), the iterative "
                f"net of Fig. 5 ({cfg.rnn_seeds} seeds) and the PDP ch. 8 problems ({cfg.pdp_seeds} seeds each).")
