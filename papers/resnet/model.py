@@ -46,6 +46,7 @@ class ResNetConfig:
     shortcut: Literal["A", "B", "C"] = "B"              # §3.3 options
     stride_on_3x3: bool = False                         # torchvision "v1.5" bottleneck (deviation)
     zero_init_residual: bool = False                    # torchvision option, not in the paper
+    init_mode: Literal["fan_out", "fan_in"] = "fan_out"  # He et al. 2015 [13]: Eq. (14) / Eq. (10)
     in_channels: int = 3
 
     def __post_init__(self):
@@ -58,6 +59,8 @@ class ResNetConfig:
         if len(self.layers) != len(self.widths) or not self.layers:
             raise ValueError(f"layers {self.layers} and widths {self.widths} must be non-empty and of equal "
                              f"length (one entry per stage)")
+        if self.init_mode not in ("fan_out", "fan_in"):
+            raise ValueError(f"init_mode must be 'fan_out' or 'fan_in' (He et al. 2015), got {self.init_mode!r}")
         if any(n < 1 for n in self.layers) or any(w < 1 for w in self.widths):
             raise ValueError(f"every stage needs >= 1 block and >= 1 filter: layers={self.layers}, "
                              f"widths={self.widths}")
@@ -210,10 +213,12 @@ class ResNet(nn.Module):
     def reset_parameters(self) -> None:
         """§3.4: "We initialize the weights as in [13]" (He et al. 2015), BN to identity.
 
-        The same scheme as torchvision (Kaiming normal, fan_out); the fc keeps PyTorch's default."""
+        [13] gives two equivalent variants, std sqrt(2/n) with n = k^2 * c_out (backward case, Eq. (14);
+        torchvision's choice and our default) or n = k^2 * c_in (forward case, Eq. (10); ``init_mode="fan_in"``,
+        Caffe's "msra" filler). The fc keeps PyTorch's default."""
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+                nn.init.kaiming_normal_(m.weight, mode=self.cfg.init_mode, nonlinearity="relu")
             elif isinstance(m, nn.BatchNorm2d):
                 nn.init.ones_(m.weight)
                 nn.init.zeros_(m.bias)

@@ -50,6 +50,7 @@ class Config:
     width: int = 16                          # §4.2: {16, 32, 64} filters; the quick preset halves it
     shortcut: str = "A"                      # §4.2: option A on CIFAR; ImageNet nets default to B (§3.3)
     stride_on_3x3: bool = False              # torchvision "v1.5" bottleneck (ImageNet only)
+    init_mode: str = "fan_out"               # §3.4 "as in [13]": fan_out (Eq. 14) or fan_in (Eq. 10)
     # data (§4.2)
     dataset: str = "auto"                    # auto | cifar10 | cifar10_jpg | synthetic
     data_path: str = ""                      # a CIFAR-10 folder / .tar.gz / zip read directly
@@ -175,7 +176,7 @@ def train_cifar(run: Run, cfg: Config, variant: str, seed: int, splits, mean: to
     """One network of Fig. 6 / Table 6 trained with the §4.2 recipe; returns its numbers and curve."""
     device = run.device
     seed_everything(seed)
-    model = build(variant, width=cfg.width, shortcut=cfg.shortcut)
+    model = build(variant, width=cfg.width, shortcut=cfg.shortcut, init_mode=cfg.init_mode)
     opt = sgd(model, cfg)
     warm = depth_of(variant) >= cfg.warmup_min_depth
     schedule = PaperSchedule(opt, cfg.lr, cfg.milestones, cfg.gamma,
@@ -441,7 +442,7 @@ def run_imagenet(run: Run, cfg: Config) -> None:
         for v in cfg.variants:
             seed = run.seed + s
             seed_everything(seed)
-            kw = dict(shortcut=cfg.shortcut, num_classes=len(train.classes))
+            kw = dict(shortcut=cfg.shortcut, num_classes=len(train.classes), init_mode=cfg.init_mode)
             if v.startswith("resnet") and depth_of(v) >= 50:
                 kw["stride_on_3x3"] = cfg.stride_on_3x3
             model = build(v, **kw)

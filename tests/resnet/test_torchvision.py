@@ -70,3 +70,31 @@ def test_import_refuses_paper_layout_bottleneck():
         load_torchvision(resnet(50), sd)
     with pytest.raises(ValueError, match="same depth"):
         load_torchvision(resnet(101, stride_on_3x3=True), sd)
+
+
+def test_cifar_resnet20_equals_torchvision_basicblocks():
+    """§4.2's ResNet-20 against the same stack of torchvision BasicBlocks (option A as their downsample)."""
+    from papers.resnet.benchmark import TorchvisionCifarResNet
+    from papers.resnet.model import cifar_resnet
+
+    torch.manual_seed(0)
+    tv, ours = TorchvisionCifarResNet(20), cifar_resnet(20)
+    n = 3
+    sd = {}
+    for k, v in tv.state_dict().items():
+        if k.startswith("layers."):
+            _, i, rest = k.split(".", 2)
+            s, j = divmod(int(i), n)
+            k = f"conv{s + 2}_x.{j}.{rest}"
+        sd[k] = v
+    ours.load_state_dict(sd)
+    x = torch.randn(4, 3, 32, 32)
+    for train in (True, False):
+        tv.train(train)
+        ours.train(train)
+        a, b = tv(x), ours(x)
+        assert torch.allclose(a, b, atol=1e-5)
+        a.sum().backward()
+        b.sum().backward()
+    assert torch.allclose(tv.conv1.weight.grad, ours.conv1.weight.grad, atol=1e-5)
+    assert torch.allclose(tv.layers[8].conv2.weight.grad, ours.conv4_x[2].conv2.weight.grad, atol=1e-5)
