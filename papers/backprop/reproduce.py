@@ -319,7 +319,8 @@ def train_family(cfg: Config, run: Run, seed: int, epsilon: float, mode: str):
         family_sweep(net, tr, cfg.fam_warm_epsilon if warm else epsilon, cfg.fam_warm_alpha if warm else cfg.fam_alpha,
                      cfg.fam_decay, cfg.fam_tolerance, mode)
     ev_tr, ev_te = family_eval(net, tr), family_eval(net, te)
-    return {"train_strict": float(np.mean(ev_tr["strict"])), "train_argmax": float(np.mean(ev_tr["argmax"])),
+    return {"train_output_spread": float(ev_tr["y"].std(axis=0).mean()),  # ≈ 0 when the output ignores the input
+            "train_strict": float(np.mean(ev_tr["strict"])), "train_argmax": float(np.mean(ev_tr["argmax"])),
             "test_strict": int(np.sum(ev_te["strict"])), "test_argmax": int(np.sum(ev_te["argmax"])),
             "test_cases": [f"{a} {r}" for a, r in te.cases],
             "encoding": encoding(net.params["W[person1->person1_code]"]), "encoding_init": encoding(W0),
@@ -334,7 +335,8 @@ def summarise_family(rs: list, thr: float) -> dict:
            "frac_4of4_argmax": sum(r["test_argmax"] == 4 for r in rs) / max(n, 1),
            "test_strict_hist": [sum(r["test_strict"] == k for r in rs) for k in range(5)],
            "train_strict_mean": float(np.mean([r["train_strict"] for r in rs])) if n else None,
-           "train_all_correct_frac": sum(r["train_strict"] == 1.0 for r in rs) / max(n, 1)}
+           "train_all_correct_frac": sum(r["train_strict"] == 1.0 for r in rs) / max(n, 1),
+           "train_output_spread_median": float(np.median([r["train_output_spread"] for r in rs])) if n else None}
     for a in ATTRIBUTES:
         out[f"encodes_{a}_frac"] = sum(r["encoding"][a] >= thr for r in rs) / max(n, 1)
         out[f"encodes_{a}_frac_at_init"] = sum(r["encoding_init"][a] >= thr for r in rs) / max(n, 1)
@@ -395,8 +397,9 @@ def run_family(cfg: Config, run: Run):
                    f"argmax {r['test_argmax_mean']:.2f}",
             "reproduced if ≥ 50% of seeds get 4/4; partially if mean held-out accuracy ≥ 0.5",
             verdict(ok, r["test_strict_mean"] >= 0.5),
-            f"training cases all correct in {r['train_all_correct_frac']:.0%} of seeds "
-            f"(mean training accuracy {r['train_strict_mean']:.2f})."))
+            f"training cases all correct in {r['train_all_correct_frac']:.0%} of seeds (mean training accuracy "
+            f"{r['train_strict_mean']:.2f}); median spread of an output across the training cases "
+            f"{r['train_output_spread_median']:.3f} (near 0 = the same output for every input: a plateau)."))
     r = res[best]
     fr = [r[f"encodes_{a}_frac"] for a in ATTRIBUTES]
     fr0 = [r[f"encodes_{a}_frac_at_init"] for a in ATTRIBUTES]
@@ -508,6 +511,8 @@ def pdp_claims_and_figure(cfg, run, res, lists):
     claims = []
     fig, axes = plt.subplots(1, len(lists), figsize=(3 * len(lists), 2.8))
     paper = {"xor-2-1-1-skip": 558, "parity-4-4-1": 2825}
+    desc = {"xor-2-1-1-skip": "XOR with one hidden unit and direct input-output links",
+            "parity-4-4-1": "4-bit parity with 4 hidden units"}
     for ax, (name, xs) in zip(np.atleast_1d(axes), lists.items()):
         ok = [x for x in xs if x is not None]
         ax.hist(ok, bins=25, color="0.4")
@@ -523,7 +528,7 @@ def pdp_claims_and_figure(cfg, run, res, lists):
         D = res[name]["sweeps_to_strict"]
         in_range = D["p10"] is not None and D["p10"] <= p <= D["p90"]
         claims.append(claim(
-            f"pdp-{name}", "PDP ch. 8", f"{name}: learned in about {p:,} sweeps (η = {cfg.pdp_epsilon:g})",
+            f"pdp-{name}", "PDP ch. 8", f"{desc[name]} is learned in about {p:,} sweeps (η = {cfg.pdp_epsilon:g})",
             f"median sweeps to every output within {cfg.pdp_strict_margin} of its target [p10, p90]; solved",
             p, f"{n0(D['median'])} [{n0(D['p10'])}, {n0(D['p90'])}]; {D['solved']}/{D['n']}",
             "reproduced if the PDP count lies within our 10th-90th percentile of solved seeds and ≥ 50% of seeds "
@@ -538,15 +543,14 @@ def pdp_claims_and_figure(cfg, run, res, lists):
         "≈0.01", f"{lm:.3f}; {lm1:.3f}", "reproduced if the 2-2-1 rate ≤ 0.05; partially if ≤ 0.15",
         verdict(lm <= 0.05, lm <= 0.15), "which XOR net the PDP count refers to is not checked against the text."))
     enc = res["encoder-8-3-8"]
+    E = enc["sweeps_to_correct"]
     claims.append(claim(
-        "pdp-encoder", "PDP ch. 8", "The 8-3-8 encoder learns; its 3 hidden units form a binary code for the 8 "
-        "patterns", "solved seeds; fraction whose 8 hidden vectors, thresholded at 0.5, are all distinct", None,
-        f"{enc['sweeps_to_correct']['solved']}/{enc['sweeps_to_correct']['n']}; "
-        f"{enc.get('distinct_binary_codes_frac', 0):.2f}",
-        "reproduced if ≥ 90% solve and ≥ 80% of them use 8 distinct binary codes",
-        verdict(enc["sweeps_to_correct"]["success_rate"] >= 0.9 and enc.get("distinct_binary_codes_frac", 0) >= 0.8),
-        f"ε = {cfg.enc_epsilon:g}, α = {cfg.pdp_alpha:g}; median {n0(enc['sweeps_to_strict']['median'])} sweeps to every "
-        f"output within {cfg.pdp_strict_margin}."))
+        "pdp-encoder", "PDP ch. 8", "The 8-3-8 encoder problem is learned through 3 hidden units",
+        "seeds that solve (every output on the right side of 0.5) within the sweep budget", None,
+        f"{E['solved']}/{E['n']}", "reproduced if ≥ 90% of seeds solve", verdict(E["success_rate"] >= 0.9),
+        f"ε = {cfg.enc_epsilon:g}, α = {cfg.pdp_alpha:g}; median {n0(enc['sweeps_to_strict']['median'])} sweeps to "
+        f"every output within {cfg.pdp_strict_margin}; {enc.get('distinct_binary_codes_frac', 0):.0%} of solutions "
+        "give the 8 patterns 8 distinct binary hidden codes (thresholded at 0.5), the rest use intermediate values."))
     return claims, [{"file": "pdp_sweeps.png", "caption": "PDP ch. 8 problems: sweeps-to-solve distributions."}]
 
 
