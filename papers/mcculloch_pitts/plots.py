@@ -119,8 +119,9 @@ def draw_nets(nets: dict[str, Net], path, ncols: int = 3, titles: dict[str, str]
         draw_net(net, ax, (titles or {}).get(k, net.name))
     for ax in list(axes)[n:]:
         ax.axis("off")
-    fig.suptitle(f"Nets (rule: fires when excitation {nets[next(iter(nets))].rule} θ); "
-                 "black arrows excite (×k end-bulbs), red bars inhibit, thick rim = output", fontsize=9)
+    fig.suptitle(f"rule: a cell fires when its excitation {nets[next(iter(nets))].rule} θ\n"
+                 "black arrows excite (×k end-bulbs), red bars inhibit, thick rim = output, grey = afferent",
+                 fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
