@@ -360,8 +360,7 @@ def flatten(e: Expr | str) -> Expr:
 
 def atoms(e: Expr | str) -> list[tuple[str, int]]:
     """The constituents p(z - k) of e, as (name, k), sorted."""
-    f, seen, out, stack = flatten(e), set(), set(), None
-    stack = [f]
+    seen, out, stack = set(), set(), [flatten(e)]
     while stack:
         x = stack.pop()
         if id(x) in seen:
@@ -631,11 +630,17 @@ class Realization:
 
     @property
     def output(self) -> str:
-        return self.cells["out"]
+        return self._single(self.cells)
 
     @property
     def lag(self) -> int:
-        return self.lags["out"]
+        return self._single(self.lags)
+
+    @staticmethod
+    def _single(d: dict):
+        if "out" not in d:
+            raise KeyError(f"this realisation has several outputs {sorted(d)}; use .cells[name] / .lags[name]")
+        return d["out"]
 
 
 def realize(exprs: Expr | str | dict[str, Expr | str], rule: str = "exceeds", names: list[str] | None = None,

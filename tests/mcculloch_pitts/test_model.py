@@ -121,6 +121,15 @@ def test_circles():
     assert y[0, M.PARITY_LAG:].all() and not y[0, :M.PARITY_LAG].any()
 
 
+def test_fig1i_quantifier_readings_agree():
+    """(Ex)_{t-1}: x <= t-1 and x < t-1 give the same sentence (at x = t-1, N2(t-1) already holds)."""
+    x = C.all_histories(2, 7)
+    N1, N2 = x[:, 0], x[:, 1]
+    seen_before = torch.nn.functional.pad(torch.cumsum((N1 & N2).long(), -1) > 0, (1, 0))[:, :-1]   # x < t
+    strict = torch.nn.functional.pad(N2 | (N1 & seen_before), (1, 0))[:, :-1]
+    assert torch.equal(strict, M.fig1i_reference(x))
+
+
 def test_order0_nets_have_bounded_memory_circles_do_not():
     import random
     rng = random.Random(1)
