@@ -72,6 +72,7 @@ class Config:
     warmup_min_depth: int = 110              # §4.2: ResNet-110 (and deeper) warm up ...
     warmup_lr: float = 0.01                  # ... at lr 0.01 ...
     warmup_until_error: float = 0.8          # ... until the training error is below 80% (~400 iterations)
+    linear_warmup: int = 0                   # not in the paper: lr ramps up linearly over this many steps
     # bookkeeping
     eval_every: int = 2000                   # 0: only at the end
     log_every: int = 10
@@ -96,7 +97,7 @@ PRESETS = {
                     max_steps=4, warmup_min_depth=20, eval_every=2, log_every=1, ckpt_every=2, smooth=2),
     "quick": Config(variants=("plain20", "plain56", "resnet20", "resnet56"), seeds=(0, 1), width=8,
                     val_size=5000, train_size=0, test_size=2000, train_eval_size=1000, batch_size=64,
-                    eval_val=False, lr=0.1, milestones=(210,), max_steps=300, eval_every=0, log_every=1, ckpt_every=100,
+                    eval_val=False, lr=0.1, linear_warmup=50, milestones=(210,), max_steps=300, eval_every=0, log_every=1, ckpt_every=100,
                     smooth=25),
     "paper": Config(),
     "paper-imagenet": Config(task="imagenet", variants=("plain18", "plain34", "resnet18", "resnet34"),
@@ -112,8 +113,9 @@ class PaperSchedule:
     training error falls below ``until_error`` (§4.2, ResNet-110). Stateful, checkpointed with the run."""
 
     def __init__(self, optimizer, lr: float, milestones=(), gamma: float = 0.1, warmup_lr: float | None = None,
-                 until_error: float = 0.8):
+                 until_error: float = 0.8, linear_warmup: int = 0):
         self.optimizer, self.lr, self.milestones, self.gamma = optimizer, lr, tuple(milestones), gamma
+        self.linear_warmup = linear_warmup
         self.warmup_lr, self.until_error = warmup_lr, until_error
         self.steps, self.warming, self.running_error = 0, warmup_lr is not None, 1.0
         self._apply()
@@ -121,7 +123,8 @@ class PaperSchedule:
     def current_lr(self) -> float:
         if self.warming:
             return self.warmup_lr
-        return self.lr * self.gamma ** sum(self.steps >= m for m in self.milestones)
+        ramp = min(1.0, (self.steps + 1) / self.linear_warmup) if self.linear_warmup else 1.0
+        return ramp * self.lr * self.gamma ** sum(self.steps >= m for m in self.milestones)
 
     def observe(self, error: float, device=None) -> None:
         """Feed a mini-batch training error (averaged over ranks, so every rank decides alike)."""
@@ -180,7 +183,8 @@ def train_cifar(run: Run, cfg: Config, variant: str, seed: int, splits, mean: to
     opt = sgd(model, cfg)
     warm = depth_of(variant) >= cfg.warmup_min_depth
     schedule = PaperSchedule(opt, cfg.lr, cfg.milestones, cfg.gamma,
-                             warmup_lr=cfg.warmup_lr if warm else None, until_error=cfg.warmup_until_error)
+                             warmup_lr=cfg.warmup_lr if warm else None, until_error=cfg.warmup_until_error,
+                             linear_warmup=cfg.linear_warmup)
     mean_d = mean.to(device)
     g = torch.Generator().manual_seed(10_000 + seed)
     n_tr = min(cfg.train_eval_size, len(splits.x_train))
@@ -250,7 +254,7 @@ def figure6(results: list[dict], cfg: Config, path: Path) -> None:
     fams = [f for f in ("plain", "resnet") if any(r["variant"].startswith(f) for r in results)]
     fig, axes = plt.subplots(1, len(fams), figsize=(5.5 * len(fams), 4), sharey=True, squeeze=False)
     depths = sorted({depth_of(r["variant"]) for r in results})
-    colors = dict(zip(depths, plt.cm.plasma([0.15 + 0.7 * i / max(1, len(depths) - 1) for i in range(len(depths))])))
+    colors = dict(zip(depths, ["tab:blue", "tab:red", "tab:green", "tab:purple", "tab:orange", "tab:brown"]))
     for ax, fam in zip(axes[0], fams):
         for d in depths:
             runs = [r for r in results if r["variant"] == f"{fam}{d}" and r["train_error_curve"]]
@@ -416,7 +420,9 @@ def run_cifar(run: Run, cfg: Config) -> None:
     notes = [f"Data: {data_name}; {len(splits.x_train)} training images, {len(splits.x_val)} held out for "
              f"validation (§4.2's 45k/5k split), {len(splits.x_test)} test images.",
              f"Recipe: SGD lr {cfg.lr} (x{cfg.gamma} at {list(cfg.milestones)}), momentum {cfg.momentum}, weight "
-             f"decay {cfg.weight_decay}, batch {cfg.batch_size}, {cfg.max_steps} iterations, augmentation "
+             f"decay {cfg.weight_decay}, batch {cfg.batch_size}, {cfg.max_steps} iterations"
+             + (f", linear lr warm-up over the first {cfg.linear_warmup} iterations (not in the paper; every "
+                f"network alike)" if cfg.linear_warmup else "") + ", augmentation "
              f"{'on' if cfg.augment else 'off'}, width {cfg.width}, shortcuts option {cfg.shortcut}.",
              "Training error is the error on each augmented mini-batch in train mode (what Fig. 6 plots), "
              "averaged over the last 10% of iterations and over seeds; 'eval mode' is a fixed subset of "
@@ -447,7 +453,7 @@ def run_imagenet(run: Run, cfg: Config) -> None:
                 kw["stride_on_3x3"] = cfg.stride_on_3x3
             model = build(v, **kw)
             opt = sgd(model, cfg)
-            sched = PaperSchedule(opt, cfg.lr, milestones, cfg.gamma)
+            sched = PaperSchedule(opt, cfg.lr, milestones, cfg.gamma, linear_warmup=cfg.linear_warmup)
 
             def loss_fn(model, batch):
                 x, y = batch

@@ -88,3 +88,14 @@ def test_imagenet_path_on_a_tiny_folder(no_data_env):
 def test_bad_variant_is_a_clear_error(no_data_env):
     with pytest.raises(SystemExit, match="not CIFAR-10 networks"):
         reproduce.main(["--preset", "smoke", "--out", "x", "--set", "variants=resnet50"])
+
+
+def test_linear_warmup_ramps_then_follows_the_schedule():
+    p = torch.nn.Parameter(torch.zeros(1))
+    opt = torch.optim.SGD([p], lr=1.0)
+    s = PaperSchedule(opt, 0.1, milestones=(8,), linear_warmup=4)
+    lrs = []
+    for _ in range(10):
+        lrs.append(opt.param_groups[0]["lr"])
+        s.step()
+    assert lrs == pytest.approx([0.025, 0.05, 0.075, 0.1, 0.1, 0.1, 0.1, 0.1, 0.01, 0.01])
