@@ -52,3 +52,8 @@ def test_bad_task_is_named(no_data_env):
     with pytest.raises(ValueError, match="task"):
         reproduce.main(["--preset", "smoke", "--out", str(no_data_env / "r"), "--set", "task=mnli",
                         "--set", "max_steps=1"])
+
+
+def test_bad_fine_tuning_run_is_named(no_data_env):
+    with pytest.raises(ValueError, match="ft_runs"):
+        reproduce.main(["--preset", "smoke", "--out", str(no_data_env / "r"), "--set", "ft_runs=pretrained,scratch"])
