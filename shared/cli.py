@@ -68,11 +68,12 @@ def parse_cli(slug: str, presets: dict, argv: list[str] | None = None, default_p
     return RunArgs(a.preset, out, a.data_dir, a.device, a.seed, a.resume, a.sets, command), cfg
 
 
-def git_commit() -> str:
+def git_commit(paths: list[str] | None = None) -> str:
+    """HEAD's short hash, with ``-dirty`` when ``paths`` (the code that made the numbers) have changes."""
     try:
         sha = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=REPO, capture_output=True,
                              text=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO,
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", *(paths or ["."])], cwd=REPO,
                                capture_output=True, text=True, timeout=10).stdout.strip()
         return (sha + ("-dirty" if dirty else "")) if sha else "unknown"
     except (OSError, subprocess.SubprocessError):
@@ -109,7 +110,7 @@ class Run:
         self.synthetic[name] = "synthetic"
 
     def environment(self) -> dict:
-        return {"commit": git_commit(), "torch": torch.__version__, **describe(self.device),
+        return {"commit": git_commit([f"papers/{self.slug}", "shared"]), "torch": torch.__version__, **describe(self.device),
                 "seed": self.seed, "wall_seconds": round(time.perf_counter() - self.t0, 1),
                 "command": self.args.command, "data": {**dict(sorted(registry.USED.items())), **self.synthetic},
                 "world_size": self.dist.world_size}
