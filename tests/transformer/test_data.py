@@ -1,0 +1,91 @@
+"""§5.1 data pipeline: shared BPE, token-count batches, collation, corpora readers, synthetic task."""
+import io
+import tarfile
+
+import pytest
+import torch
+
+from papers.transformer import data as D
+from shared.data import registry
+
+TEXT = ["Ein Mann fährt Fahrrad.", "A man rides a bike.", "Zwei Hunde spielen im Schnee.",
+        "Two dogs play in the snow.", "Eine Frau liest ein Buch.", "A woman reads a book."] * 5
+
+
+def test_bpe_shared_vocab_round_trip(tmp_path):
+    v = D.BPEVocab.train(TEXT, vocab_size=120, min_frequency=1)
+    assert (v.pad_id, v.bos_id, v.eos_id, v.unk_id) == (0, 1, 2, 3) and len(v) <= 120
+    ids = v.encode(TEXT[:4])
+    assert v.decode(ids) == TEXT[:4]                       # detokenised text comes back exactly
+    v.save(tmp_path / "bpe.json")
+    assert D.BPEVocab.load(tmp_path / "bpe.json").encode(TEXT[:2]) == ids[:2]
+
+
+def test_collate_places_bos_eos_and_padding():
+    src, tgt_in, tgt_out = D.collate([([5, 6], [7]), ([8], [9, 10, 11])])
+    assert src.tolist() == [[5, 6, 2], [8, 2, 0]]
+    assert tgt_in.tolist() == [[1, 7, 0, 0], [1, 9, 10, 11]]
+    assert tgt_out.tolist() == [[7, 2, 0, 0], [9, 10, 11, 2]]
+
+
+def test_token_batches_bound_tokens_and_cover_all_pairs():
+    g = torch.Generator().manual_seed(0)
+    pairs = [(torch.randint(4, 50, (int(n),), generator=g).tolist(), torch.randint(4, 50, (int(m),), generator=g).tolist())
+             for n, m in torch.randint(1, 30, (300, 2), generator=g)]
+    tb = D.TokenBatches(pairs, max_tokens=200, seed=0, max_len=50)
+    seen = 0
+    for i in range(len(tb)):
+        src, tgt_in, _ = tb[i]
+        assert src.numel() <= 200 and tgt_in.numel() <= 200
+        seen += src.size(0)
+    assert seen == len(pairs) == tb.n_pairs
+    with pytest.raises(ValueError, match="max_tokens"):
+        D.TokenBatches(pairs, max_tokens=10, max_len=20)
+    assert D.unwrap([tb[0]]) is not None
+    with pytest.raises(ValueError, match="batch_size"):
+        D.unwrap([tb[0], tb[1]])
+
+
+@pytest.mark.parametrize("kind,expect", [("copy", [7, 5, 9]), ("reverse", [9, 5, 7]), ("sort", [5, 7, 9])])
+def test_synthetic_task(kind, expect):
+    task = D.SyntheticTask(kind, n_symbols=20, max_len=12)
+    assert task.target([7, 5, 9]) == expect and task.vocab_size == 24
+    s = task.sample(50, seed=1)
+    assert s == task.sample(50, seed=1)
+    assert all(1 <= len(x) <= 12 and min(x) >= 4 and max(x) < 24 and y == task.target(x) for x, y in s)
+    with pytest.raises(ValueError, match="copy, reverse or sort"):
+        D.SyntheticTask("add")
+
+
+def test_synthetic_parallel_text_is_deterministic():
+    a = D.synthetic_parallel_text(20, seed=3)
+    assert a == D.synthetic_parallel_text(20, seed=3)
+    src, tgt = a[0]
+    assert len(src.split()) == len(tgt.split()) and tgt.endswith(".")
+
+
+def test_read_sgm_and_tar_members(tmp_path):
+    sgm = ('<srcset setid="newstest2014" srclang="any">\n<doc docid="1">\n'
+           '<seg id="1">Hello &amp; welcome.</seg>\n<seg id="2"> Second line </seg>\n</doc>\n</srcset>\n')
+    assert D.read_sgm(sgm.splitlines()) == ["Hello & welcome.", "Second line"]
+    path = tmp_path / "dev.tgz"
+    with tarfile.open(path, "w:gz") as tar:
+        data = sgm.encode()
+        info = tarfile.TarInfo("dev/newstest2013-src.en.sgm")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    assert D.read_sgm(D._tar_lines(path, "dev/newstest2013-src.en.sgm"))[1] == "Second line"
+    with pytest.raises(KeyError):
+        D._tar_lines(path, "missing.sgm")
+
+
+def test_wmt14_is_registered_with_checksums():
+    spec = registry.spec("wmt14_en_de")
+    names = {f.path for f in spec.files}
+    assert set(D.WMT14_TRAIN) | {D.WMT14_DEV[0], D.WMT14_TEST[0]} == names
+    assert all(f.urls and (f.md5 or f.sha256) for f in spec.files)
+    assert set(D.wmt14_checksum_state().values()) == {"md5 verified"}
+
+
+def test_multi30k_absent_without_data(no_data_env):
+    assert not D.multi30k_available(None)
