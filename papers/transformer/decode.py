@@ -66,13 +66,15 @@ def _reorder_cache(cache: list[dict], index: torch.Tensor) -> None:
 
 @torch.no_grad()
 def beam_search(model: Transformer, src: torch.Tensor, bos: int, eos: int, beam: int = 4, alpha: float = 0.6,
-                max_extra: int = 50) -> list[list[int]]:
+                max_extra: int = 50, early_stop: bool = True) -> list[list[int]]:
     """Batched beam search (§6.1) over src [B, S]; returns the best hypothesis per sentence (ids, no <s>/</s>).
 
     Each step expands the ``beam`` alive hypotheses of every sentence, moves those that end in </s> to
     the finished set (score = log P / lp, Wu et al. 2016) and keeps the ``beam`` best others alive. A
     sentence stops once it has ``beam`` finished hypotheses and none alive can still beat the worst of
     them at the current length ("terminate early when possible"), or at input length + 50.
+    ``early_stop=False`` bounds an alive hypothesis by its score normalised at the maximum length instead
+    (exact, as tensor2tensor does; slower because sentences rarely stop before input + 50).
     """
     model.eval()
     pad, k = model.cfg.pad_id, beam
@@ -114,7 +116,8 @@ def beam_search(model: Transformer, src: torch.Tensor, bos: int, eos: int, beam:
             finished[b].sort(key=lambda x: -x[0])
             del finished[b][k:]
             alive = [top_l[b][j] for j in range(2 * k) if not eos_l[b][j]]
-            best_alive = alive[0] / lp if alive else float("-inf")
+            bound_lp = lp if early_stop else length_penalty(max_len[b], alpha)
+            best_alive = alive[0] / bound_lp if alive else float("-inf")
             if last or (len(finished[b]) >= k and finished[b][-1][0] >= best_alive):
                 done[b] = True
         if all(done):

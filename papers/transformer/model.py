@@ -41,6 +41,8 @@ class TransformerConfig:
     share_embeddings: bool = True    # §3.4: one matrix for both embeddings and the pre-softmax linear
     scale_embeddings: bool = True    # §3.4: multiply embedding weights by sqrt(d_model)
     final_norm: bool = False         # nn.Transformer's extra LayerNorm after each stack (not in the paper)
+    attn_bias: bool = True           # biases on W^Q, W^K, W^V, W^O: not in Eq. (1)-(2)'s notation, but in
+                                     # nn.MultiheadAttention and in the 3,152,384-per-layer count; False = paper
     ln_eps: float = 1e-5             # not given in the paper; PyTorch's default
     pad_id: int = 0
 
@@ -89,13 +91,13 @@ def attention(Q: torch.Tensor, K: torch.Tensor, V: torch.Tensor, mask: torch.Ten
 class MultiHeadAttention(nn.Module):
     """§3.2.2: h parallel heads of d_k / d_v dimensions; W^Q, W^K, W^V per head stacked in one Linear."""
 
-    def __init__(self, d_model: int, h: int, d_k: int, d_v: int):
+    def __init__(self, d_model: int, h: int, d_k: int, d_v: int, bias: bool = True):
         super().__init__()
         self.h, self.d_k, self.d_v = h, d_k, d_v
-        self.W_Q = nn.Linear(d_model, h * d_k)   # the h matrices W_i^Q in R^{d_model x d_k}
-        self.W_K = nn.Linear(d_model, h * d_k)
-        self.W_V = nn.Linear(d_model, h * d_v)
-        self.W_O = nn.Linear(h * d_v, d_model)   # W^O in R^{h d_v x d_model}
+        self.W_Q = nn.Linear(d_model, h * d_k, bias=bias)   # the h matrices W_i^Q in R^{d_model x d_k}
+        self.W_K = nn.Linear(d_model, h * d_k, bias=bias)
+        self.W_V = nn.Linear(d_model, h * d_v, bias=bias)
+        self.W_O = nn.Linear(h * d_v, d_model, bias=bias)   # W^O in R^{h d_v x d_model}
         self.keep_weights = False                # set True to keep the last attention map (heatmaps)
         self.weights: torch.Tensor | None = None
 
@@ -170,7 +172,7 @@ class EncoderLayer(nn.Module):
 
     def __init__(self, cfg: TransformerConfig):
         super().__init__()
-        self.self_attn = MultiHeadAttention(cfg.d_model, cfg.h, cfg.dk, cfg.dv)
+        self.self_attn = MultiHeadAttention(cfg.d_model, cfg.h, cfg.dk, cfg.dv, cfg.attn_bias)
         self.ffn = PositionwiseFeedForward(cfg.d_model, cfg.d_ff)
         self.ln_1 = nn.LayerNorm(cfg.d_model, eps=cfg.ln_eps)
         self.ln_2 = nn.LayerNorm(cfg.d_model, eps=cfg.ln_eps)
@@ -186,8 +188,8 @@ class DecoderLayer(nn.Module):
 
     def __init__(self, cfg: TransformerConfig):
         super().__init__()
-        self.self_attn = MultiHeadAttention(cfg.d_model, cfg.h, cfg.dk, cfg.dv)
-        self.cross_attn = MultiHeadAttention(cfg.d_model, cfg.h, cfg.dk, cfg.dv)
+        self.self_attn = MultiHeadAttention(cfg.d_model, cfg.h, cfg.dk, cfg.dv, cfg.attn_bias)
+        self.cross_attn = MultiHeadAttention(cfg.d_model, cfg.h, cfg.dk, cfg.dv, cfg.attn_bias)
         self.ffn = PositionwiseFeedForward(cfg.d_model, cfg.d_ff)
         self.ln_1 = nn.LayerNorm(cfg.d_model, eps=cfg.ln_eps)
         self.ln_2 = nn.LayerNorm(cfg.d_model, eps=cfg.ln_eps)
@@ -297,7 +299,8 @@ class Transformer(nn.Module):
 def param_formula(cfg: TransformerConfig) -> dict[str, int]:
     """Closed-form parameter count; tests compare it with the module (and Table 3's 65M / 213M)."""
     d, f, h, dk, dv, V = cfg.d_model, cfg.d_ff, cfg.h, cfg.dk, cfg.dv, cfg.vocab_size
-    mha = 2 * (d * h * dk + h * dk) + (d * h * dv + h * dv) + (h * dv * d + d)   # W^Q, W^K, W^V, W^O with biases
+    b = 1 if cfg.attn_bias else 0
+    mha = 2 * (d * h * dk + b * h * dk) + (d * h * dv + b * h * dv) + (h * dv * d + b * d)   # W^Q, W^K, W^V, W^O
     ffn = 2 * d * f + f + d                                                     # W_1, b_1, W_2, b_2
     ln = 2 * d
     enc_layer = mha + ffn + 2 * ln                                              # 4(d^2+d) + 2 d d_ff + d_ff + d + 4d

@@ -89,3 +89,34 @@ def test_wmt14_is_registered_with_checksums():
 
 def test_multi30k_absent_without_data(no_data_env):
     assert not D.multi30k_available(None)
+
+
+def _tgz(path, members: dict[str, str]):
+    with tarfile.open(path, "w:gz") as tar:
+        for name, text in members.items():
+            data = text.encode()
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+
+
+def test_wmt14_loader_reads_verified_archives(tmp_path, monkeypatch):
+    """The paper preset's reader on tiny stand-in archives, registered with their own md5s."""
+    root = tmp_path / "wmt14_en_de"
+    root.mkdir()
+    for archive, (en, de) in D.WMT14_TRAIN.items():
+        _tgz(root / archive, {en: "Hello.\nGood day.\n", de: "Hallo.\nGuten Tag.\n"})
+    sgm = lambda xs: "".join(f'<seg id="{i}">{x}</seg>\n' for i, x in enumerate(xs, 1))  # noqa: E731
+    _tgz(root / D.WMT14_DEV[0], {D.WMT14_DEV[1]: sgm(["a b"]), D.WMT14_DEV[2]: sgm(["c d"])})
+    _tgz(root / D.WMT14_TEST[0], {D.WMT14_TEST[1]: sgm(["x &amp; y"]), D.WMT14_TEST[2]: sgm(["u"])})
+    files = tuple(registry.DataFile(p.name, md5=registry.hash_file(p, "md5")) for p in sorted(root.iterdir()))
+    monkeypatch.setattr(registry, "USED", {})
+    monkeypatch.setitem(registry.REGISTRY, "wmt14_en_de", registry.DatasetSpec("wmt14_en_de", "test", "test", files))
+    out = D.load_wmt14_en_de(tmp_path)
+    assert out["train"][:2] == [("Hello.", "Hallo."), ("Good day.", "Guten Tag.")] and len(out["train"]) == 6
+    assert out["dev"] == [("a b", "c d")] and out["test"] == [("x & y", "u")]
+    assert D.load_wmt14_en_de(tmp_path, max_train=3)["train"][2] == ("Hello.", "Hallo.")
+    bad = root / D.WMT14_DEV[0]
+    bad.write_bytes(b"corrupt")
+    with pytest.raises(registry.DataError, match="checksum"):
+        D.load_wmt14_en_de(tmp_path)

@@ -102,3 +102,15 @@ def test_average_of_model_snapshots_loads():
     m3 = model()
     m3.load_state_dict(avg)
     assert torch.allclose(m3.embed.weight, (m1.embed.weight + m2.embed.weight) / 2)
+
+
+def test_exact_stopping_never_worse_than_early_stopping():
+    m = model(seed=6)
+    src = torch.tensor([[5, 6, 7, 2], [8, 9, 2, 0]])
+    early = beam_search(m, src, BOS, EOS, beam=3, alpha=0.6, max_extra=4)
+    exact = beam_search(m, src, BOS, EOS, beam=3, alpha=0.6, max_extra=4, early_stop=False)
+    for b in range(2):
+        s = src[b:b + 1, : int((src[b] != 0).sum())]
+        lim = int((src[b] != 0).sum()) + 4
+        sc = lambda seq: score(m, s, seq, 0.6, ended=len(seq) < lim)  # noqa: E731
+        assert sc(exact[b]) >= sc(early[b]) - 1e-5

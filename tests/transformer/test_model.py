@@ -189,3 +189,9 @@ def test_max_len_error():
     m = tiny(max_len=8)
     with pytest.raises(ValueError, match="max_len"):
         m(torch.randint(4, 50, (1, 9)), torch.randint(4, 50, (1, 2)))
+
+
+def test_bias_free_projections_option():
+    cfg = dataclasses.replace(BASE, attn_bias=False)
+    assert count_params(lambda: Transformer(cfg)) == param_formula(cfg)["total"]
+    assert param_formula(BASE)["encoder_layer"] - param_formula(cfg)["encoder_layer"] == 4 * 512

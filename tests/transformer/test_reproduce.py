@@ -4,10 +4,12 @@ import json
 import pytest
 
 from papers.transformer import reproduce
+from shared.data import registry
 from shared.report import VERDICTS, render_readme
 
 
-def test_smoke_run(no_data_env):
+def test_smoke_run(no_data_env, monkeypatch):
+    monkeypatch.setattr(registry, "USED", {})   # process-global; other tests may have filled it
     out = no_data_env / "smoke"
     reproduce.main(["--preset", "smoke", "--out", str(out), "--set", "threads=1"])
     m = json.loads((out / "metrics.json").read_text())
