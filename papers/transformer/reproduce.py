@@ -346,6 +346,10 @@ def main(argv=None):
     t0 = time.perf_counter()
     claims, notes, figures = [], [], []
 
+    t = time.perf_counter()
+    corpus, corpus_name = load_corpus(run, cfg)          # first, so that missing data fails fast
+    timings["read"] = time.perf_counter() - t
+
     # -- facts: parameter counts (Table 3) and Eq. (3) ----------------------------------------------
     V_paper = 37000
     n_base = count_params(lambda: Transformer(dataclasses.replace(BASE, vocab_size=V_paper)))
@@ -383,7 +387,6 @@ def main(argv=None):
 
     # -- translation -------------------------------------------------------------------------------
     t = time.perf_counter()
-    corpus, corpus_name = load_corpus(run, cfg)
     if cfg.max_train_pairs:
         corpus["train"] = corpus["train"][:cfg.max_train_pairs]
     if cfg.eval_limit:

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 
 from papers.transformer.model import (DecoderLayer, EncoderLayer, MultiHeadAttention, Transformer, TransformerConfig,
                                       causal_mask, decoder_layer_from_torch, encoder_layer_from_torch,
-                                      from_torch_transformer, mha_from_torch, padding_mask, sinusoidal_encoding)
+                                      from_torch_transformer, mha_from_torch, sinusoidal_encoding)
 
 D, H, FF = 32, 4, 64
 TOL = dict(atol=1e-5, rtol=1e-4)
