@@ -56,22 +56,22 @@ def barrier() -> None:
 
 def all_reduce_mean(values: dict[str, float], device: torch.device | None = None) -> dict[str, float]:
     """Average scalar metrics over ranks (equal-size shards assumed)."""
-    if not info().enabled or not values:
-        return dict(values)
-    keys = sorted(values)
-    t = torch.tensor([float(values[k]) for k in keys], dtype=torch.float64, device=device)
-    dist.all_reduce(t, op=dist.ReduceOp.SUM)
-    t /= dist.get_world_size()
-    return {k: float(v) for k, v in zip(keys, t.tolist())}
+    return _all_reduce(values, device, mean=True)
 
 
 def all_reduce_sum(values: dict[str, float], device: torch.device | None = None) -> dict[str, float]:
     """Sum scalar counts over ranks (e.g. correct and total for an exact accuracy)."""
+    return _all_reduce(values, device, mean=False)
+
+
+def _all_reduce(values: dict[str, float], device, mean: bool) -> dict[str, float]:
     if not info().enabled or not values:
         return dict(values)
     keys = sorted(values)
     t = torch.tensor([float(values[k]) for k in keys], dtype=torch.float64, device=device)
     dist.all_reduce(t, op=dist.ReduceOp.SUM)
+    if mean:
+        t /= dist.get_world_size()
     return {k: float(v) for k, v in zip(keys, t.tolist())}
 
 
