@@ -118,6 +118,7 @@ class PaperSchedule:
         self.linear_warmup = linear_warmup
         self.warmup_lr, self.until_error = warmup_lr, until_error
         self.steps, self.warming, self.running_error = 0, warmup_lr is not None, 1.0
+        self.warmup_end_step: int | None = None  # the step at which the warm-up ended, if it did
         self._apply()
 
     def current_lr(self) -> float:
@@ -133,7 +134,7 @@ class PaperSchedule:
         error = distributed.all_reduce_mean({"e": float(error)}, device)["e"]
         self.running_error = 0.9 * self.running_error + 0.1 * error  # smoothed over ~10 batches
         if self.running_error < self.until_error:
-            self.warming = False
+            self.warming, self.warmup_end_step = False, self.steps
 
     def step(self) -> None:
         self.steps += 1
@@ -144,11 +145,14 @@ class PaperSchedule:
             g["lr"] = self.current_lr()
 
     def state_dict(self) -> dict:
-        return {"steps": self.steps, "warming": self.warming, "running_error": self.running_error}
+        return {"steps": self.steps, "warming": self.warming, "running_error": self.running_error,
+                "warmup_end_step": -1 if self.warmup_end_step is None else self.warmup_end_step}
 
     def load_state_dict(self, state: dict) -> None:
         self.steps, self.warming = int(state["steps"]), bool(state["warming"])
         self.running_error = float(state["running_error"])
+        end = int(state.get("warmup_end_step", -1))
+        self.warmup_end_step = None if end < 0 else end
         self._apply()
 
 
@@ -231,7 +235,7 @@ def train_cifar(run: Run, cfg: Config, variant: str, seed: int, splits, mean: to
             "train_error_last10pct": sum(errors[-tail:]) / tail if errors else float("nan"),
             "train_eval_error": final.get("train_eval_error"), "test_error": final.get("test_error"),
             "val_error": final.get("val_error"), "history": history, "wall_seconds": round(wall, 1),
-            "params": count_params(model), "warmup_ended_at": None if not warm else schedule.steps}
+            "params": count_params(model), "warmup_ended_at": schedule.warmup_end_step}
 
 
 def moving_average(v: list[float], k: int) -> list[float]:

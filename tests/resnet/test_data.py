@@ -52,6 +52,14 @@ def test_read_class_folder_zip_and_split(tmp_path):
     assert sorted(torch.cat([s.y_train, s.y_val]).tolist()) == [0, 0, 1, 1, 2, 2]
 
 
+def test_read_class_folder_tree(tmp_path):
+    z = write_image_zip(tmp_path / "cifar.zip")
+    zipfile.ZipFile(z).extractall(tmp_path / "tree")
+    xtr, ytr, xte, yte = read_cifar_path(tmp_path / "tree")
+    xtr_z, ytr_z, _, _ = read_cifar_path(z)
+    assert np.array_equal(xtr, xtr_z) and np.array_equal(ytr, ytr_z) and xte.shape == (6, 32, 32, 3)
+
+
 def test_bad_path_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="data_path"):
         read_cifar_path(tmp_path / "nope")

@@ -61,9 +61,10 @@ def test_warmup_until_training_error_below_80_percent():
         s.observe(0.5)
         s.step()
     assert not s.warming and opt.param_groups[0]["lr"] == pytest.approx(0.1)
+    assert 50 < s.warmup_end_step < 100
     s2 = PaperSchedule(opt, 0.1, warmup_lr=0.01)
     s2.load_state_dict(s.state_dict())
-    assert not s2.warming and s2.steps == 100
+    assert not s2.warming and s2.steps == 100 and s2.warmup_end_step == s.warmup_end_step
 
 
 def test_imagenet_path_on_a_tiny_folder(no_data_env):
