@@ -16,8 +16,6 @@ registry's ``cifar10_jpg`` zips, else the embedded generated task (:func:`synthe
 """
 from __future__ import annotations
 
-import io
-import math
 import random
 import zipfile
 from dataclasses import dataclass
@@ -269,11 +267,3 @@ class ImageFolder(Dataset):
         crops = [x[:, t:t + c, l:l + c] for t, l in corners]
         return torch.stack(crops + [v.flip(-1) for v in crops]), label      # [10, 3, c, c]
 
-
-def imagenet_lr_steps(max_steps: int, every: int) -> list[int]:
-    """Fixed stand-in for "divided by 10 when the error plateaus" (§3.4): every ``every`` steps."""
-    return [s for s in range(every, max_steps, every)] if every else []
-
-
-def epochs_to_steps(epochs: float, n: int, batch: int) -> int:
-    return int(math.ceil(epochs * n / batch))

@@ -24,7 +24,7 @@ is short. ``VARIANTS`` maps the paper's names to constructors.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Literal
