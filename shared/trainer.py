@@ -58,7 +58,7 @@ class Trainer:
     """Train ``model`` on ``train_data`` for ``max_steps`` optimizer steps.
 
     ``loss_fn(model, batch)`` returns a scalar loss, or ``(loss, {name: float})`` to log
-    more. ``eval_fn(model)`` returns ``{name: float}``; it runs in eval mode under
+    more; each ``log.jsonl`` line holds the means over the ``log_every`` steps before it. ``eval_fn(model)`` returns ``{name: float}``; it runs in eval mode under
     ``torch.no_grad`` and its values are averaged over ranks. ``batch_size`` is the global
     batch: each of W ranks takes ``batch_size / (W * grad_accum)`` examples per micro-batch.
     """
@@ -185,20 +185,25 @@ class Trainer:
         quiet = not sys.stdout.isatty() or not self.dist.is_main
         bar = tqdm(total=self.max_steps, initial=self.step, desc=self.desc, disable=quiet, dynamic_ncols=True)
         t0, t_last = time.perf_counter(), time.perf_counter()
+        window, n_window = {}, 0  # sums of the step values since the last log line
         with self._signals():
             while self.step < self.max_steps:
                 epoch, offset = divmod(self.step, self.steps_per_epoch)
                 batches = self._batches(epoch, offset)
                 for _ in range(offset, self.steps_per_epoch):
-                    logs = self._train_step(batches)
+                    for k, v in self._train_step(batches).items():
+                        window[k] = window.get(k, 0.0) + v
+                    n_window += 1
                     self.step += 1
                     bar.update(1)
                     if self.log_every and (self.step % self.log_every == 0 or self.step == self.max_steps):
-                        logs = distributed.all_reduce_mean(logs, self.device)
+                        # each logged value is the mean over the steps since the previous line
+                        logs = distributed.all_reduce_mean({k: v / n_window for k, v in window.items()},
+                                                           self.device)
                         now = time.perf_counter()
                         logs.update(step=self.step, lr=self.optimizer.param_groups[0]["lr"],
-                                    step_time=(now - t_last) / self.log_every, elapsed=now - t0)
-                        t_last = now
+                                    step_time=(now - t_last) / n_window, elapsed=now - t0)
+                        t_last, window, n_window = now, {}, 0
                         self.log(logs)
                         bar.set_postfix(loss=f"{logs['loss']:.4g}")
                     if self.eval_fn and self.eval_every and self.step % self.eval_every == 0:

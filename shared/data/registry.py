@@ -220,6 +220,20 @@ def require(name: str, path: str, data_dir=None, download: bool = True) -> Path:
     return local
 
 
+def record_local(name: str, path: str | os.PathLike) -> str:
+    """Record data that is not in the registry (e.g. a user's ImageNet folder) for the report.
+
+    A file is recorded by its sha256; a folder by its file count, marked unverified.
+    """
+    path = Path(path)
+    if path.is_file():
+        USED[name] = hash_file(path)
+    else:
+        n = sum(1 for p in path.rglob("*") if p.is_file()) if path.is_dir() else 0
+        USED[name] = f"local folder {path} ({n} files, not checksummed)"
+    return USED[name]
+
+
 def available(name: str, path: str, data_dir=None) -> bool:
     """True when the file is present locally (no download, no checksum)."""
     return find(name, path, data_dir) is not None

@@ -205,3 +205,13 @@ def test_detection_formats(tmp_path):
     (tmp_path / "d.json").write_text("{}")
     with pytest.raises(ValueError, match="not a COCO annotation file"):
         formats.read_coco_json(tmp_path / "d.json")
+
+
+def test_record_local(tmp_path, monkeypatch):
+    monkeypatch.setattr(registry, "USED", {})
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "x.jpg").write_bytes(b"x")
+    (tmp_path / "f.bin").write_bytes(b"abc")
+    assert registry.record_local("imagenet", tmp_path / "d") == f"local folder {tmp_path / 'd'} (1 files, not checksummed)"
+    assert registry.record_local("weights", tmp_path / "f.bin") == hashlib.sha256(b"abc").hexdigest()
+    assert set(registry.USED) == {"imagenet", "weights"}

@@ -99,6 +99,19 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
     assert all(torch.isfinite(p).all() for p in t.raw_model.parameters())  # the bad step never applied
 
 
+def test_log_lines_average_their_window(tmp_path):
+    one = toy.make_trainer(tmp_path / "one", 8, log_every=1)
+    one.fit()
+    four = toy.make_trainer(tmp_path / "four", 8, log_every=4)
+    four.fit()
+    read = lambda p: [json.loads(ln) for ln in (p / "log.jsonl").read_text().splitlines() if '"event"' not in ln]
+    per_step = [r["loss"] for r in read(tmp_path / "one")]
+    windows = read(tmp_path / "four")
+    assert [r["step"] for r in windows] == [4, 8]
+    assert windows[0]["loss"] == pytest.approx(sum(per_step[:4]) / 4)
+    assert windows[1]["loss"] == pytest.approx(sum(per_step[4:]) / 4)
+
+
 def test_gradient_clipping_logs_norm(tmp_path):
     t = toy.make_trainer(tmp_path, 2, grad_clip=1e-3)
     before = params(t.raw_model)
