@@ -71,3 +71,15 @@ def test_count_flops_linear_and_conv():
 def test_time_fn():
     t = time_fn(lambda: sum(range(100)), warmup=1, iters=5)
     assert t["iters"] == 5 and 0 <= t["median"] <= t["mean"] * 5
+
+
+def test_count_flops_includes_cpu_attention():
+    class Attn(nn.Module):
+        def forward(self, q):
+            return nn.functional.scaled_dot_product_attention(q, q, q)
+    B, H, L, E = 2, 4, 16, 8
+    q = torch.randn(B, H, L, E, requires_grad=True)
+    fwd = 2 * (2 * B * H * L * L * E)  # QK^T and (softmax)V
+    assert count_flops(Attn(), q) == fwd
+    # backward: 5 matmuls of the same size (QK^T recomputed, dV, dP, dQ, dK), torch's flash formula
+    assert count_flops(Attn(), q, backward=True) == fwd + 5 * fwd // 2
