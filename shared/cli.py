@@ -116,9 +116,15 @@ class Run:
                 "world_size": self.dist.world_size}
 
     def finish(self, claims: list[dict], figures: list[dict] | None = None, title: str | None = None,
-               notes: list[str] | None = None, results: dict | None = None, summary: str | None = None) -> dict:
-        """Write ``metrics.json`` and the report (rank 0 only); update the index under reproductions/."""
+               notes: list[str] | None = None, results: dict | None = None, summary: str | None = None,
+               data_note: str | None = None) -> dict:
+        """Write ``metrics.json`` and the report (rank 0 only); update the index under reproductions/.
+
+        ``data_note`` replaces the report's generated first line about the data (e.g. for a paper
+        whose own tasks are generated exactly, where "synthetic default" would mislead).
+        """
         metrics = {"paper": self.slug, "title": title, "preset": self.args.preset, "summary": summary,
+                   "data_note": data_note,
                    "claims": claims, "figures": figures or [], "notes": notes or [], "results": results or {},
                    "config": dataclasses.asdict(self.cfg), "environment": self.environment()}
         if self.is_main:

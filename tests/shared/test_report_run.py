@@ -88,6 +88,9 @@ def test_run_end_to_end(tmp_path, no_data_env):
     assert m["environment"]["data"] == {"parity": "synthetic"}
     assert (out / "README.md").read_text() == render_readme(json.loads((out / "metrics.json").read_text()))
     assert "backprop/README.md" in (out.parent / "README.md").read_text()  # index updated
+    assert (out / "README.md").read_text().splitlines()[2].startswith("**Data: the embedded synthetic default**")
+    run.finish([], data_note="The paper's own tasks, generated exactly.")
+    assert (out / "README.md").read_text().splitlines()[2] == "The paper's own tasks, generated exactly."
 
 
 def test_seed_everything_and_rng_roundtrip(tmp_path):
