@@ -169,13 +169,16 @@ def train_translation(run: Run, cfg: Config, name: str, mcfg: TransformerConfig,
     world = run.dist.world_size
     out = run.out / name
     snaps = out / "snapshots"
+    if not run.args.resume and run.is_main:           # a fresh run must not average an earlier run's snapshots
+        for f in snaps.glob("step*.pt"):
+            f.unlink()
     holder: dict = {}
 
     def eval_fn(m):
         step = holder["trainer"].step
         rec = {}
-        if snapshot and step > max_steps - cfg.avg_last * cfg.avg_every and step % cfg.avg_every == 0 \
-                and run.is_main:
+        if snapshot and step > max_steps - cfg.avg_last * cfg.avg_every and (max_steps - step) % cfg.avg_every == 0 \
+                and run.is_main:                      # the last avg_last checkpoints, the final step included
             save_checkpoint({"model": {k: v.detach().cpu() for k, v in m.state_dict().items()}, "step": step},
                             snaps / f"step{step:07d}.pt")
         if step % cfg.val_every == 0 or step == max_steps or step in bleu_steps:
@@ -187,7 +190,7 @@ def train_translation(run: Run, cfg: Config, name: str, mcfg: TransformerConfig,
         m.eval()
         return rec
 
-    every = math.gcd(cfg.val_every, cfg.avg_every) if snapshot else cfg.val_every
+    every = math.gcd(cfg.val_every, cfg.avg_every, max_steps) if snapshot else cfg.val_every
     for s in bleu_steps:
         every = math.gcd(every, s)
     trainer = Trainer(model, opt, train, loss_fn=mt_loss(mcfg.eps_ls), batch_size=world * cfg.grad_accum,

@@ -20,7 +20,7 @@ def test_smoke_run(no_data_env, monkeypatch):
     assert (out / "README.md").read_text() == render_readme(m)
     assert (out / "attention.png").is_file() and (out / "curves.png").is_file()
     assert "bleu_signature" in m["results"] and m["results"]["bleu_signature"].startswith("nrefs:1")
-    assert len(m["results"]["averaged_steps"]) == 2
+    assert m["results"]["averaged_steps"] == [4, 6]          # the last 2 snapshots, the final step included
 
 
 def test_bad_ablation_and_dataset_are_errors(no_data_env):
