@@ -91,6 +91,7 @@ class Run:
         self.dist = distributed.init(self.device)
         seed_everything(self.seed)
         self.synthetic: dict[str, str] = {}  # data names that fell back to an embedded default
+        registry.USED.clear()  # the report lists the files this run reads, not an earlier run's in this process
         if self.dist.is_main:
             self.out.mkdir(parents=True, exist_ok=True)
             save_config(cfg, self.out / "config.json", paper=slug, preset=args.preset, seed=args.seed,

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from shared import report
+from shared.data import registry
 from shared.checkpoint import load_checkpoint, save_checkpoint
 from shared.cli import Run
 from shared.device import get_device
@@ -83,6 +84,10 @@ def test_run_end_to_end(tmp_path, no_data_env):
     assert run.cfg.steps == 2 and run.device.type == "cpu"
     cfgj = json.loads((out / "config.json").read_text())
     assert cfgj["config"] == {"steps": 2} and cfgj["preset"] == "smoke"
+    assert registry.USED == {}
+    registry.USED["stale/file"] = "from an earlier run"
+    run = Run.from_cli("backprop", {"smoke": Cfg(1), "quick": Cfg()},
+                       ["--preset", "smoke", "--out", str(out), "--set", "steps=2", "--device", "cpu"])
     run.use_synthetic("parity")
     m = run.finish([claim("a", "s", "st", "m", None, 1.0, "c", "not comparable", "n")])
     assert m["environment"]["data"] == {"parity": "synthetic"}
