@@ -114,6 +114,9 @@ ABLATIONS = {
                       expect={"bleu": "equal"}, source="Table 3 (E), §3.5"),
 }
 PAPER_BASE = (4.92, 25.8)
+# With one seed per row, a smaller difference than this is not read as a direction (declared in each
+# claim's criterion): PPL relative to the base row, BLEU in points.
+NOISE_FLOOR = {"ppl": 0.02, "bleu": 1.0}
 
 
 # -- helpers ---------------------------------------------------------------------------------------
@@ -461,10 +464,12 @@ def main(argv=None):
         checks = []
         for key, ours_v, base_v in (("ppl", ppl, base_ppl), ("bleu", bl, base_bleu)):
             want = spec["expect"].get(key)
+            # one seed: a difference inside the noise floor shows no direction at all
+            floor = NOISE_FLOOR[key] * (base_v if key == "ppl" else 1.0)
             if want == "higher":
-                checks.append(ours_v > base_v)
+                checks.append(ours_v > base_v + floor)
             elif want == "lower":
-                checks.append(ours_v < base_v)
+                checks.append(ours_v < base_v - floor)
             elif want == "equal":
                 checks.append(abs(ours_v - base_v) <= (0.5 if key == "bleu" else 0.05 * base_v))
         exp_txt = ", ".join(f"{k} {v}" for k, v in spec["expect"].items())
@@ -474,7 +479,8 @@ def main(argv=None):
             metric=f"val PPL / greedy val BLEU after {abl_steps} steps, ablation vs base",
             paper=[spec["paper"][0], PAPER_BASE[0], spec["paper"][1], PAPER_BASE[1]],
             ours=[round(ppl, 3), round(base_ppl, 3), round(bl, 2), round(base_bleu, 2)],
-            criterion=f"direction of the paper's effect: {exp_txt} than the base",
+            criterion=f"direction of the paper's effect: {exp_txt} than the base, by more than the noise floor "
+                      f"(PPL {NOISE_FLOOR['ppl']:.0%} relative, BLEU {NOISE_FLOOR['bleu']:g} point)",
             verdict=verdict(all(checks), partial=any(checks)),
             note="one seed, same initial weights and batch order, small scale; BPE-token PPL on the "
                  f"{'synthetic' if synthetic_mt else 'Multi30k'} val split (the paper's numbers are newstest2013)"))
