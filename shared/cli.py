@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import subprocess
 import sys
 import time
@@ -91,6 +92,7 @@ class Run:
         self.dist = distributed.init(self.device)
         seed_everything(self.seed)
         self.synthetic: dict[str, str] = {}  # data names that fell back to an embedded default
+        self._logged = False
         registry.USED.clear()  # the report lists the files this run reads, not an earlier run's in this process
         if self.dist.is_main:
             self.out.mkdir(parents=True, exist_ok=True)
@@ -101,6 +103,14 @@ class Run:
     def from_cli(cls, slug: str, presets: dict, argv: list[str] | None = None) -> "Run":
         args, cfg = parse_cli(slug, presets, argv)
         return cls(slug, args, cfg)
+
+    def log(self, record: dict) -> None:
+        """Append one JSON line to ``<out>/log.jsonl`` (rank 0), for runs that do not train with the Trainer."""
+        if self.is_main:
+            mode = "a" if self._logged or self.args.resume else "w"  # a fresh run starts a fresh log
+            with open(self.out / "log.jsonl", mode) as f:
+                f.write(json.dumps(record, default=float) + "\n")
+            self._logged = True
 
     @property
     def is_main(self) -> bool:

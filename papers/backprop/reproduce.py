@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from dataclasses import dataclass
 
 import matplotlib
@@ -570,7 +571,10 @@ def main(argv=None):
     claims, results, figures = [], {}, []
     for name, fn in (("symmetry", run_symmetry), ("family_trees", run_family), ("fig5", run_iterative),
                      ("pdp", run_pdp)):
+        t = time.perf_counter()
         c, r, f = fn(cfg, run)
+        run.log({"experiment": name, "seconds": round(time.perf_counter() - t, 2),
+                 "claims": {x["id"]: {"ours": x["ours"], "verdict": x["verdict"]} for x in c}})
         claims += c
         results[name] = r
         figures += f

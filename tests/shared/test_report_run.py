@@ -89,6 +89,9 @@ def test_run_end_to_end(tmp_path, no_data_env):
     run = Run.from_cli("backprop", {"smoke": Cfg(1), "quick": Cfg()},
                        ["--preset", "smoke", "--out", str(out), "--set", "steps=2", "--device", "cpu"])
     run.use_synthetic("parity")
+    run.log({"step": 1, "loss": 0.5})
+    run.log({"step": 2, "loss": 0.25})
+    assert [json.loads(x)["step"] for x in (out / "log.jsonl").read_text().splitlines()] == [1, 2]
     m = run.finish([claim("a", "s", "st", "m", None, 1.0, "c", "not comparable", "n")])
     assert m["environment"]["data"] == {"parity": "synthetic"}
     assert (out / "README.md").read_text() == render_readme(json.loads((out / "metrics.json").read_text()))
