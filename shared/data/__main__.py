@@ -23,7 +23,7 @@ def main(argv=None) -> int:
     if not a.name:
         ap.error(f"{a.command} needs a dataset name")
     try:
-        for p in fetch(a.name, a.data_dir):
+        for p in fetch(a.name, a.data_dir, download=a.command == "fetch"):
             print(f"ok {p}")
     except DataError as e:
         print(f"error: {e}", file=sys.stderr)

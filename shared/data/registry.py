@@ -279,19 +279,19 @@ def _download(f: DataFile, target: Path) -> None:
     raise OSError(str(last))
 
 
-def fetch(name: str, data_dir=None) -> list[Path]:
-    """Download (or verify) every required file of a dataset."""
+def fetch(name: str, data_dir=None, download: bool = True) -> list[Path]:
+    """Download (or, with ``download=False``, only verify) every required file of a dataset."""
     s = spec(name)
     if s.manifest and not s.files:
         for root in roots(data_dir):
             m = root / name / s.manifest
             if m.is_file():
-                return [require(name, p, data_dir) for p in _read_manifest(m)]
+                return [require(name, p, data_dir, download) for p in _read_manifest(m)]
         raise DataError(f"dataset {name!r} has no public URL; copy its folder (with {s.manifest}) into "
                         f"{roots(data_dir)[0] / name}")
     out = []
     for f in s.files:
         if f.path in s.optional and not f.urls:
             continue
-        out.append(require(name, f.path, data_dir))
+        out.append(require(name, f.path, data_dir, download))
     return out

@@ -111,7 +111,10 @@ def test_registry_entries_are_complete():
 
 def test_cli_fetch_and_list(toy_registry, capsys):
     root, _ = toy_registry
+    assert data_cli(["verify", "toy", "--data-dir", str(root / "c")]) == 1  # verify never downloads
+    assert "downloading was not allowed" in capsys.readouterr().err
     assert data_cli(["fetch", "toy", "--data-dir", str(root / "c")]) == 0
+    assert data_cli(["verify", "toy", "--data-dir", str(root / "c")]) == 0
     assert data_cli(["list", "--data-dir", str(root / "c")]) == 0
     assert "toy" in capsys.readouterr().out
 
