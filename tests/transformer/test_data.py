@@ -120,3 +120,31 @@ def test_wmt14_loader_reads_verified_archives(tmp_path, monkeypatch):
     bad.write_bytes(b"corrupt")
     with pytest.raises(registry.DataError, match="checksum"):
         D.load_wmt14_en_de(tmp_path)
+
+
+def test_paper_preset_runs_end_to_end_at_toy_size(tmp_path, monkeypatch, no_data_env):
+    """The paper preset's own path (WMT14 En->De reader, BPE, training, averaging, beam, report), shrunk by --set."""
+    from papers.transformer import reproduce
+    root = tmp_path / "wmt14_en_de"
+    root.mkdir()
+    en = ["A man rides a bike.", "Two dogs play.", "A woman reads a book.", "The cat sleeps."] * 20
+    de = ["Ein Mann fährt Rad.", "Zwei Hunde spielen.", "Eine Frau liest ein Buch.", "Die Katze schläft."] * 20
+    for archive, (e, d) in D.WMT14_TRAIN.items():
+        _tgz(root / archive, {e: "\n".join(en) + "\n", d: "\n".join(de) + "\n"})
+    sgm = lambda xs: "".join(f'<seg id="{i}">{x}</seg>\n' for i, x in enumerate(xs, 1))  # noqa: E731
+    _tgz(root / D.WMT14_DEV[0], {D.WMT14_DEV[1]: sgm(en[:4]), D.WMT14_DEV[2]: sgm(de[:4])})
+    _tgz(root / D.WMT14_TEST[0], {D.WMT14_TEST[1]: sgm(en[:4]), D.WMT14_TEST[2]: sgm(de[:4])})
+    files = tuple(registry.DataFile(p.name, md5=registry.hash_file(p, "md5")) for p in sorted(root.iterdir()))
+    monkeypatch.setitem(registry.REGISTRY, "wmt14_en_de", registry.DatasetSpec("wmt14_en_de", "test", "test", files))
+    out = tmp_path / "paper"
+    reproduce.main(["--preset", "paper", "--out", str(out), "--data-dir", str(tmp_path), "--set", "vocab_size=200",
+                    "--set", "N=1", "--set", "d_model=32", "--set", "d_ff=64", "--set", "h=2",
+                    "--set", "tokens_per_step=400", "--set", "max_steps=4", "--set", "warmup=2",
+                    "--set", "val_every=2", "--set", "avg_last=2", "--set", "avg_every=2", "--set", "eval_limit=4",
+                    "--set", "decode_batch=4", "--set", "n_samples=1", "--set", "syn_steps=2",
+                    "--set", "syn_batch=16", "--set", "syn_n_test=8", "--set", "syn_d_model=32",
+                    "--set", "syn_d_ff=64", "--set", "threads=1"])
+    import json
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["preset"] == "paper" and set(m["environment"]["data"]) >= {f"wmt14_en_de/{f.path}" for f in files}
+    assert {c["id"] for c in m["claims"]} >= {"params", "lrate", "bleu"}
