@@ -300,24 +300,15 @@ def variables(e: Expr) -> list[str]:
     return sorted(out)
 
 
-def evaluate(e: Expr | str, x: torch.Tensor, names: list[str]) -> torch.Tensor:
-    """Truth of e at every time of every history: x [B, P, T] (predicate ``names[i]`` = row i) -> [B, T]."""
-    e = as_expr(e)
-    idx = {n: i for i, n in enumerate(names)}
-    x = x.bool()
+def _fold(e: Expr, leaf) -> torch.Tensor:
+    """Evaluate the connectives of e bottom up, each shared subterm once; ``leaf(e, ev)`` does the rest."""
     memo: dict[int, tuple[Expr, torch.Tensor]] = {}
 
     def ev(e: Expr) -> torch.Tensor:
         hit = memo.get(id(e))
         if hit is not None:
             return hit[1]
-        if isinstance(e, P):
-            if e.name not in idx:
-                raise ValueError(f"{e.name!r} is not an input; inputs are {names}")
-            r = _shift(x[:, idx[e.name]], e.lag)
-        elif isinstance(e, S):
-            r = _shift(ev(e.arg), 1)
-        elif isinstance(e, Not):
+        if isinstance(e, Not):
             r = ~ev(e.arg)
         elif isinstance(e, And):
             r = ev(e.a) & ev(e.b)
@@ -328,11 +319,29 @@ def evaluate(e: Expr | str, x: torch.Tensor, names: list[str]) -> torch.Tensor:
         elif isinstance(e, Iff):
             r = ev(e.a) == ev(e.b)
         else:
-            raise TypeError(f"not an expression: {e!r}")
-        memo[id(e)] = (e, r)
+            r = leaf(e, ev)
+        memo[id(e)] = (e, r)  # keep e alive so that its id is not reused
         return r
 
     return ev(e)
+
+
+def evaluate(e: Expr | str, x: torch.Tensor, names: list[str]) -> torch.Tensor:
+    """Truth of e at every time of every history: x [B, P, T] (predicate ``names[i]`` = row i) -> [B, T]."""
+    e = as_expr(e)
+    idx = {n: i for i, n in enumerate(names)}
+    x = x.bool()
+
+    def leaf(e: Expr, ev) -> torch.Tensor:
+        if isinstance(e, P):
+            if e.name not in idx:
+                raise ValueError(f"{e.name!r} is not an input; inputs are {names}")
+            return _shift(x[:, idx[e.name]], e.lag)
+        if isinstance(e, S):
+            return _shift(ev(e.arg), 1)
+        raise TypeError(f"not an expression: {e!r}")
+
+    return _fold(e, leaf)
 
 
 def flatten(e: Expr | str) -> Expr:
@@ -377,30 +386,12 @@ def max_lag(e: Expr | str) -> int:
 
 
 def _eval_assignment(f: Expr, cols: dict[tuple[str, int], torch.Tensor]) -> torch.Tensor:
-    memo: dict[int, tuple[Expr, torch.Tensor]] = {}
-
-    def ev(e):
-        hit = memo.get(id(e))
-        if hit is not None:
-            return hit[1]
+    def leaf(e: Expr, ev) -> torch.Tensor:
         if isinstance(e, P):
-            r = cols[(e.name, e.lag)]
-        elif isinstance(e, Not):
-            r = ~ev(e.arg)
-        elif isinstance(e, And):
-            r = ev(e.a) & ev(e.b)
-        elif isinstance(e, Or):
-            r = ev(e.a) | ev(e.b)
-        elif isinstance(e, Implies):
-            r = ~ev(e.a) | ev(e.b)
-        elif isinstance(e, Iff):
-            r = ev(e.a) == ev(e.b)
-        else:
-            raise TypeError(f"flatten first: {e!r}")
-        memo[id(e)] = (e, r)
-        return r
+            return cols[(e.name, e.lag)]
+        raise TypeError(f"flatten first: {e!r}")
 
-    return ev(f)
+    return _fold(f, leaf)
 
 
 MAX_ATOMS = 20
