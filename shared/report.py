@@ -12,9 +12,10 @@ Schema (DESIGN.md, "Contract" 3)::
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
-VERDICTS = ("reproduced", "partially reproduced", "not reproduced", "not comparable")
+VERDICTS = ("reproduced", "partially reproduced", "not reproduced", "inconclusive", "not comparable")
 CLAIM_KEYS = ("id", "source", "statement", "metric", "paper", "ours", "criterion", "verdict", "note")
 ENV_KEYS = ("commit", "torch", "device", "cpu_threads", "gpu", "seed", "wall_seconds", "command", "data")
 PAPERS = {  # slug -> short title, in the order of the index
@@ -26,18 +27,240 @@ PAPERS = {  # slug -> short title, in the order of the index
 }
 
 
-def claim(id: str, source: str, statement: str, metric: str, paper, ours, criterion: str, verdict: str,
-          note: str) -> dict:
-    """One row of the claims table; refuses an unknown verdict."""
-    if verdict not in VERDICTS:
+# --------------------------------------------------------------------------------------------------
+# Verdicts (DESIGN.md, "Claims and verdicts"): the criterion is data, written before the run; the
+# verdict is computed from it by :func:`judge`, never typed by hand. A test recomputes every committed
+# claim's verdict from the values recorded in its criterion.
+# --------------------------------------------------------------------------------------------------
+
+# Two-sided 95% Student-t quantiles t_{0.975, df}, df = 1..30; beyond 30 the normal 1.96 is used.
+_T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145,
+         2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048,
+         2.045, 2.042)
+Z975 = 1.959964
+MIN_SEEDS = 3
+
+
+def t975(df: float) -> float:
+    """Two-sided 95% quantile of Student's t with ``df`` degrees of freedom (rounded down: conservative)."""
+    df = int(math.floor(df))
+    if df < 1:
+        raise ValueError("a t interval needs at least 2 values")
+    return _T975[df - 1] if df <= len(_T975) else Z975
+
+
+def _mean(x):
+    return sum(x) / len(x)
+
+
+def _var(x):
+    m = _mean(x)
+    return sum((v - m) ** 2 for v in x) / (len(x) - 1)
+
+
+def noise_band(a, b, paired: bool = False) -> tuple[float, float, float]:
+    """``(diff, lo, hi)``: mean(a) - mean(b) and its 95% t-interval from the per-seed values.
+
+    Paired (the arms share seeds, value i of each from seed i): the interval of the mean difference.
+    Unpaired: Welch's interval (Welch-Satterthwaite degrees of freedom).
+    """
+    a, b = [float(v) for v in a], [float(v) for v in b]
+    if paired:
+        if len(a) != len(b):
+            raise ValueError(f"paired arms need equal lengths, got {len(a)} and {len(b)}")
+        d = [x - y for x, y in zip(a, b)]
+        diff, se, df = _mean(d), math.sqrt(_var(d) / len(d)), len(d) - 1
+    else:
+        va, vb = _var(a) / len(a), _var(b) / len(b)
+        diff, se = _mean(a) - _mean(b), math.sqrt(va + vb)
+        df = (va + vb) ** 2 / (va ** 2 / (len(a) - 1) + vb ** 2 / (len(b) - 1)) if va + vb > 0 else len(a) + len(b) - 2
+    h = t975(df) * se
+    return diff, diff - h, diff + h
+
+
+def wilson(k: int, n: int) -> tuple[float, float]:
+    """Wilson 95% score interval of a proportion k/n."""
+    if n <= 0 or not 0 <= k <= n:
+        raise ValueError(f"need 0 <= k <= n and n > 0, got k={k}, n={n}")
+    p, z2 = k / n, Z975 ** 2
+    centre = (p + z2 / (2 * n)) / (1 + z2 / n)
+    half = Z975 * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / (1 + z2 / n)
+    return centre - half, centre + half
+
+
+def _seeds(name, values):
+    values = [float(v) for v in values]
+    if len(values) < MIN_SEEDS:
+        raise ValueError(f"a comparative claim needs >= {MIN_SEEDS} seeds per arm; arm {name!r} has {len(values)}")
+    if any(math.isnan(v) for v in values):
+        raise ValueError(f"arm {name!r} holds NaN: {values}")
+    return values
+
+
+def _num(v):
+    return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+
+def target(value, *, tol, relative: bool = False) -> dict:
+    """Reproduced iff |ours - value| <= tol (tol * |value| when ``relative``); else not reproduced."""
+    text = f"|ours - {_num(value)}| <= " + (f"{_num(tol * 100)}% of it" if relative else _num(tol))
+    return dict(kind="target", value=value, tol=tol, relative=relative, text=text)
+
+
+def at_most(bound) -> dict:
+    """Reproduced iff ours <= bound; else not reproduced."""
+    return dict(kind="at_most", bound=bound, text=f"ours <= {_num(bound)}")
+
+
+def at_least(bound) -> dict:
+    """Reproduced iff ours >= bound; else not reproduced."""
+    return dict(kind="at_least", bound=bound, text=f"ours >= {_num(bound)}")
+
+
+def exact(expected) -> dict:
+    """Reproduced iff ours == expected (counts, booleans, exact parameter numbers)."""
+    return dict(kind="exact", expected=expected, text=f"ours == {_num(expected)}")
+
+
+def compare(a, b, *, expect: str, paired: bool = False, labels: tuple[str, str] = ("a", "b")) -> dict:
+    """A comparative claim on per-seed values (>= 3 per arm): the paper says mean(a) ``expect`` mean(b).
+
+    The 95% t-interval of mean(a) - mean(b) (paired when the arms share seeds) is the noise band:
+    entirely on the paper's side -> reproduced; containing 0 -> inconclusive; entirely on the other
+    side -> not reproduced.
+    """
+    if expect not in (">", "<"):
+        raise ValueError(f"expect must be '>' or '<', got {expect!r}")
+    a, b = _seeds(labels[0], a), _seeds(labels[1], b)
+    diff, lo, hi = noise_band(a, b, paired)
+    text = (f"{labels[0]} {expect} {labels[1]} beyond the 95% {'paired ' if paired else ''}t-interval of the "
+            f"difference over {len(a)}+{len(b)} seeds (diff {diff:.4g}, [{lo:.4g}, {hi:.4g}])")
+    return dict(kind="compare", a=a, b=b, expect=expect, paired=paired, labels=list(labels), text=text)
+
+
+def compare_binomial(acc_a: float, acc_b: float, *, n: int, expect: str,
+                     labels: tuple[str, str] = ("a", "b")) -> dict:
+    """Two accuracies on the same ``n`` items: the binomial (normal) 95% interval of the difference."""
+    if expect not in (">", "<"):
+        raise ValueError(f"expect must be '>' or '<', got {expect!r}")
+    text = (f"{labels[0]} {expect} {labels[1]} beyond the 95% binomial interval of the difference of two "
+            f"accuracies on {n} items")
+    return dict(kind="compare_binomial", acc_a=float(acc_a), acc_b=float(acc_b), n=int(n), expect=expect,
+                labels=list(labels), text=text)
+
+
+def equivalent(a, b, *, margin: float, paired: bool = False, labels: tuple[str, str] = ("a", "b")) -> dict:
+    """Two-sided: the paper says a and b differ by at most ``margin``. The 95% t-interval of the
+    difference inside [-margin, margin] -> reproduced; entirely outside -> not reproduced; else inconclusive."""
+    a, b = _seeds(labels[0], a), _seeds(labels[1], b)
+    diff, lo, hi = noise_band(a, b, paired)
+    text = (f"|{labels[0]} - {labels[1]}| <= {_num(margin)}: 95% {'paired ' if paired else ''}t-interval of the "
+            f"difference over {len(a)}+{len(b)} seeds ([{lo:.4g}, {hi:.4g}]) inside ±{_num(margin)}")
+    return dict(kind="equivalent", a=a, b=b, margin=float(margin), paired=paired, labels=list(labels), text=text)
+
+
+def within_quantiles(samples, value, *, q: tuple[float, float] = (0.25, 0.75)) -> dict:
+    """The paper's ``value`` lies within our [q0, q1] quantiles of ``samples`` (default: the interquartile range)."""
+    samples = sorted(float(s) for s in samples)
+    if len(samples) < MIN_SEEDS:
+        raise ValueError(f"need >= {MIN_SEEDS} samples, got {len(samples)}")
+    lo, hi = _quantile(samples, q[0]), _quantile(samples, q[1])
+    text = f"paper's {_num(value)} inside our {int(q[0] * 100)}-{int(q[1] * 100)}% quantiles [{lo:.4g}, {hi:.4g}] over {len(samples)} runs"
+    return dict(kind="within_quantiles", samples=samples, value=value, q=list(q), text=text)
+
+
+def binomial_target(k: int, n: int, value: float) -> dict:
+    """The paper's proportion ``value`` lies inside the Wilson 95% interval of our k/n."""
+    lo, hi = wilson(k, n)
+    return dict(kind="binomial_target", k=int(k), n=int(n), value=value,
+                text=f"paper's {_num(value)} inside the Wilson 95% interval of {k}/{n} = [{lo:.4g}, {hi:.4g}]")
+
+
+def not_comparable(budget: str) -> dict:
+    """The preset's budget cannot exhibit the claim; ``budget`` says what would."""
+    return dict(kind="not_comparable", budget=budget, text=f"not comparable at this budget; needs {budget}")
+
+
+def _quantile(sorted_x, q):
+    pos = q * (len(sorted_x) - 1)
+    i = int(math.floor(pos))
+    j = min(i + 1, len(sorted_x) - 1)
+    return sorted_x[i] + (sorted_x[j] - sorted_x[i]) * (pos - i)
+
+
+def _side(lo, hi, expect):
+    """reproduced / not reproduced / inconclusive for an interval [lo, hi] of a - b."""
+    if expect == "<":
+        lo, hi = -hi, -lo
+    return "reproduced" if lo > 0 else "not reproduced" if hi < 0 else "inconclusive"
+
+
+def judge(criterion: dict, ours=None) -> str:
+    """The verdict that ``criterion`` gives ``ours``; a pure function of the recorded data."""
+    kind = criterion.get("kind")
+    if kind == "target":
+        tol = criterion["tol"] * (abs(criterion["value"]) if criterion["relative"] else 1)
+        return "reproduced" if abs(ours - criterion["value"]) <= tol else "not reproduced"
+    if kind == "at_most":
+        return "reproduced" if ours <= criterion["bound"] else "not reproduced"
+    if kind == "at_least":
+        return "reproduced" if ours >= criterion["bound"] else "not reproduced"
+    if kind == "exact":
+        return "reproduced" if ours == criterion["expected"] else "not reproduced"
+    if kind == "compare":
+        _, lo, hi = noise_band(criterion["a"], criterion["b"], criterion["paired"])
+        return _side(lo, hi, criterion["expect"])
+    if kind == "compare_binomial":
+        pa, pb, n = criterion["acc_a"], criterion["acc_b"], criterion["n"]
+        h = Z975 * math.sqrt((pa * (1 - pa) + pb * (1 - pb)) / n)
+        return _side(pa - pb - h, pa - pb + h, criterion["expect"])
+    if kind == "equivalent":
+        _, lo, hi = noise_band(criterion["a"], criterion["b"], criterion["paired"])
+        m = criterion["margin"]
+        return "reproduced" if -m <= lo and hi <= m else "not reproduced" if lo > m or hi < -m else "inconclusive"
+    if kind == "within_quantiles":
+        s = criterion["samples"]
+        lo, hi = _quantile(s, criterion["q"][0]), _quantile(s, criterion["q"][1])
+        return "reproduced" if lo <= criterion["value"] <= hi else "not reproduced"
+    if kind == "binomial_target":
+        lo, hi = wilson(criterion["k"], criterion["n"])
+        return "reproduced" if lo <= criterion["value"] <= hi else "not reproduced"
+    if kind == "not_comparable":
+        return "not comparable"
+    raise ValueError(f"unknown criterion kind {kind!r}")
+
+
+def claim(*, id: str, source: str, statement: str, metric: str, paper, ours, criterion, note: str,
+          verdict: str | None = None) -> dict:
+    """One row of the claims table, with the verdict computed from ``criterion`` (a dict made by
+    :func:`target`, :func:`compare`, ... ). Keywords only.
+
+    ``criterion`` as a plain string with a hand-given ``verdict`` is accepted only for reports not yet
+    moved to computed verdicts; new code must pass a criterion dict and no verdict.
+    """
+    if isinstance(criterion, dict):
+        if verdict is not None:
+            raise ValueError(f"claim {id!r}: the verdict is computed from the criterion; do not pass one")
+        verdict = judge(criterion, ours)
+    elif verdict not in VERDICTS:
         raise ValueError(f"verdict {verdict!r} is not one of {VERDICTS}")
     return dict(id=id, source=source, statement=statement, metric=metric, paper=paper, ours=ours,
                 criterion=criterion, verdict=verdict, note=note)
 
 
+def claim_positional(id, source, statement, metric, paper, ours, criterion, verdict, note) -> dict:
+    """Legacy positional form, for reports not yet moved to computed verdicts (to be removed)."""
+    return claim(id=id, source=source, statement=statement, metric=metric, paper=paper, ours=ours,
+                 criterion=criterion, verdict=verdict, note=note)
+
+
 def verdict(ok: bool, partial: bool = False) -> str:
-    """``reproduced`` when ``ok``; ``partially reproduced`` when only ``partial``; else ``not reproduced``."""
+    """Legacy: ``reproduced`` when ``ok``; ``partially reproduced`` when only ``partial``; else ``not reproduced``."""
     return "reproduced" if ok else "partially reproduced" if partial else "not reproduced"
+
+
+def criterion_text(c) -> str:
+    return c["text"] if isinstance(c, dict) else str(c)
 
 
 def validate(metrics: dict) -> None:
@@ -105,7 +328,7 @@ def render_readme(metrics: dict) -> str:
             "|" + "---|" * 9]
     for c in metrics["claims"]:
         out.append(_row([c["id"], c["source"], c["statement"], c["metric"], fmt(c["paper"]), fmt(c["ours"]),
-                         c["criterion"], f"**{c['verdict']}**", c["note"]]))
+                         criterion_text(c["criterion"]), f"**{c['verdict']}**", c["note"]]))
     out.append("")
     if metrics.get("figures"):
         out += ["## Figures", ""]

@@ -24,7 +24,7 @@ import numpy as np  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from shared.cli import Run  # noqa: E402
-from shared.report import claim, verdict  # noqa: E402
+from shared.report import claim_positional as claim, verdict  # noqa: E402
 
 from . import data  # noqa: E402
 from .loss import all_correct  # noqa: E402

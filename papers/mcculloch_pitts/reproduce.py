@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import torch
 
 from shared.cli import Run
-from shared.report import claim, verdict
+from shared.report import claim_positional as claim, verdict
 
 from . import calculus as C
 from . import model as M

@@ -11,7 +11,7 @@ from shared.data import registry
 from shared.checkpoint import load_checkpoint, save_checkpoint
 from shared.cli import Run
 from shared.device import get_device
-from shared.report import claim, render_index, render_readme, update_index, verdict, write_report
+from shared.report import claim, render_index, render_readme, update_index, write_report
 from shared.seed import get_rng_state, seed_everything, set_rng_state
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -19,8 +19,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def _metrics(**kw):
     m = {"paper": "resnet", "title": "Toy", "preset": "smoke",
-         "claims": [claim("c1", "§4.2", "deeper is better", "error %", 6.97, 7.5, "ours <= paper + 1",
-                          "reproduced", "close")],
+         "claims": [claim(id="c1", source="§4.2", statement="deeper is better", metric="error %", paper=6.97,
+                          ours=7.5, criterion=report.target(6.97, tol=1.0), note="close")],
          "figures": [{"file": "f.png", "caption": "curves"}],
          "environment": {"commit": "abc", "torch": "2", "device": "cpu", "cpu_threads": 2, "gpu": None,
                          "seed": 0, "wall_seconds": 1.23, "command": "python -m x", "data": {"toy": "synthetic"}}}
@@ -28,11 +28,16 @@ def _metrics(**kw):
     return m
 
 
-def test_claim_refuses_unknown_verdict():
+def test_claim_is_keyword_only_and_computes_its_verdict():
+    with pytest.raises(TypeError):
+        claim("x", "s", "st", "m", 1, 1, report.exact(1), "n")
+    with pytest.raises(ValueError, match="computed from the criterion"):
+        claim(id="x", source="s", statement="st", metric="m", paper=1, ours=1, criterion=report.exact(1),
+              note="n", verdict="reproduced")
     with pytest.raises(ValueError, match="verdict 'great'"):
-        claim("x", "s", "st", "m", 1, 1, "c", "great", "n")
-    assert verdict(True) == "reproduced" and verdict(False, partial=True) == "partially reproduced"
-    assert verdict(False) == "not reproduced"
+        claim(id="x", source="s", statement="st", metric="m", paper=1, ours=1, criterion="c", verdict="great", note="n")
+    c = claim(id="x", source="s", statement="st", metric="m", paper=1, ours=2, criterion=report.exact(1), note="n")
+    assert c["verdict"] == "not reproduced" and c["criterion"]["kind"] == "exact"
 
 
 def test_render_has_claims_figures_environment_and_data_line():
@@ -40,7 +45,7 @@ def test_render_has_claims_figures_environment_and_data_line():
     lines = text.splitlines()
     assert lines[0].startswith("# Toy: reproduction report (smoke preset)")
     assert lines[2].startswith("**Data: the embedded synthetic default**")
-    assert "| c1 | §4.2 | deeper is better | error % | 6.97 | 7.5 | ours <= paper + 1 | **reproduced** | close |" in text
+    assert "| c1 | §4.2 | deeper is better | error % | 6.97 | 7.5 | \\|ours - 6.97\\| <= 1 | **reproduced** | close |" in text
     assert "![curves](f.png)" in text and "| wall_seconds | 1.2 s |" in text and "| toy | `synthetic` |" in text
 
 
@@ -92,7 +97,8 @@ def test_run_end_to_end(tmp_path, no_data_env):
     run.log({"step": 1, "loss": 0.5})
     run.log({"step": 2, "loss": 0.25})
     assert [json.loads(x)["step"] for x in (out / "log.jsonl").read_text().splitlines()] == [1, 2]
-    m = run.finish([claim("a", "s", "st", "m", None, 1.0, "c", "not comparable", "n")])
+    m = run.finish([claim(id="a", source="s", statement="st", metric="m", paper=None, ours=1.0,
+                             criterion=report.not_comparable("a GPU"), note="n")])
     assert m["environment"]["data"] == {"parity": "synthetic"}
     assert (out / "README.md").read_text() == render_readme(json.loads((out / "metrics.json").read_text()))
     assert "backprop/README.md" in (out.parent / "README.md").read_text()  # index updated
