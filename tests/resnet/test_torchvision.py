@@ -3,7 +3,7 @@ outputs, gradients and BN statistics, in train and eval mode. No download: rando
 import pytest
 import torch
 
-torchvision = pytest.importorskip("torchvision")
+import torchvision  # oracle: a test dependency (pip install -e ".[test]"); never skipped
 
 from papers.resnet.model import (convert_torchvision_state_dict, from_torchvision, load_torchvision,  # noqa: E402
                                  resnet, torchvision_key)

@@ -38,3 +38,10 @@ def test_paper_package_contract(slug):
     readme = (pkg / "README.md").read_text().lower()
     assert "deviation" in readme, f"papers/{slug}/README.md has no deviations table"
     assert (ROOT / "tests" / slug).is_dir(), f"tests/{slug} missing"
+
+
+def test_no_oracle_is_skipped_silently():
+    """Oracles (torchvision, transformers, grad-cam) are test dependencies: a missing one fails the suite."""
+    offenders = [str(p.relative_to(ROOT)) for p in (ROOT / "tests").rglob("*.py")
+                 if "importorskip" in p.read_text() and p.name != "test_layout.py"]
+    assert not offenders, f"importorskip in {offenders}: import the oracle directly (pip install -e '.[test]')"
