@@ -7,7 +7,8 @@ import torch.nn.functional as F
 
 
 def cross_entropy(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Mean over the batch of -log softmax(logits)[target].  logits [B, K], target [B] int64."""
+    """Mean over the batch of -log softmax(logits)[target].  logits [B, K], target [B] int64.
+    Table 1's "softmax" output trained with cross-entropy (§3.4, §4.2)."""
     if logits.dim() != 2 or target.dim() != 1 or logits.shape[0] != target.shape[0]:
         raise ValueError(f"expected logits [B, K] and integer targets [B], got {tuple(logits.shape)} and "
                          f"{tuple(target.shape)}")
@@ -17,13 +18,14 @@ def cross_entropy(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
 
 def topk_error(logits: torch.Tensor, target: torch.Tensor, k: int = 1) -> float:
-    """Fraction of rows whose target is NOT among the ``k`` highest scores (top-1 / top-5 error)."""
+    """Fraction of rows whose target is NOT among the ``k`` highest scores (top-1 / top-5 error).
+    The error rates of Tables 2-6."""
     top = logits.topk(min(k, logits.shape[-1]), dim=-1).indices            # [B, k]
     return 1.0 - (top == target[:, None]).any(-1).float().mean().item()
 
 
 def error_counts(logits: torch.Tensor, target: torch.Tensor, k: int = 1) -> tuple[int, int]:
-    """(wrong, total) for exact error rates over several batches."""
+    """(wrong, total) for exact error rates over several batches. For the error rates of Tables 2-6 and Fig. 6."""
     top = logits.topk(min(k, logits.shape[-1]), dim=-1).indices
     wrong = int((~(top == target[:, None]).any(-1)).sum())
     return wrong, int(target.shape[0])

@@ -37,6 +37,8 @@ from einops import rearrange
 
 @dataclass(frozen=True)
 class ResNetConfig:
+    """One network of Table 1 (ImageNet) or §4.2 (CIFAR-10): block (Fig. 5), blocks and filters per stage,
+    stem, shortcut option (§3.3) and residual or plain (§4.1)."""
     block: Literal["basic", "bottleneck"] = "basic"    # Fig. 5 left / right
     layers: tuple[int, ...] = (2, 2, 2, 2)              # blocks per stage (Table 1; n per stage on CIFAR)
     widths: tuple[int, ...] = (64, 128, 256, 512)       # filters of each stage's 3x3 convs
@@ -76,10 +78,12 @@ class ResNetConfig:
 
 
 def conv3x3(c_in: int, c_out: int, stride: int = 1) -> nn.Conv2d:
+    """A 3x3 convolution without bias, since BN follows every convolution (§3.4); Fig. 5's 3x3 layers."""
     return nn.Conv2d(c_in, c_out, 3, stride=stride, padding=1, bias=False)  # BN follows: no bias (§3.4)
 
 
 def conv1x1(c_in: int, c_out: int, stride: int = 1) -> nn.Conv2d:
+    """A 1x1 convolution without bias: Fig. 5 right's reduce / restore layers and W_s of Eq. (2)."""
     return nn.Conv2d(c_in, c_out, 1, stride=stride, bias=False)
 
 
@@ -116,6 +120,8 @@ class ProjectionShortcut(nn.Module):
 
 
 def make_shortcut(c_in: int, c_out: int, stride: int, option: str) -> nn.Module:
+    """The shortcut of one block by option (§3.3): identity where dimensions match, otherwise zero-padding
+    (A) or a projection (B, Eq. (2)); option C projects everywhere."""
     changes = stride != 1 or c_in != c_out
     if option == "C" or (option == "B" and changes):
         return ProjectionShortcut(c_in, c_out, stride)
@@ -179,6 +185,8 @@ class Bottleneck(nn.Module):
 # -- the network (Table 1, §4.2) ------------------------------------------------------------
 
 class ResNet(nn.Module):
+    """Table 1 (ImageNet) and §4.2 (CIFAR-10): stem, stages ``conv2_x`` ... of residual blocks (or plain
+    ones, §4.1), global average pool and fc."""
     def __init__(self, cfg: ResNetConfig = ResNetConfig()):
         super().__init__()
         self.cfg = cfg
@@ -287,6 +295,7 @@ def cifar_resnet(depth: int, residual: bool = True, width: int = 16, **overrides
 
 
 def cifar_plain(depth: int, **overrides) -> ResNet:
+    """§4.2, Fig. 6 (left): the CIFAR plain baselines, ``cifar_resnet`` without shortcuts."""
     return cifar_resnet(depth, residual=False, **overrides)
 
 
@@ -300,7 +309,8 @@ VARIANTS = {
 
 
 def build(name: str, **overrides) -> ResNet:
-    """``VARIANTS[name](**overrides)`` with a helpful error for an unknown name."""
+    """``VARIANTS[name](**overrides)`` with a helpful error for an unknown name.
+    The names are the paper's (Table 1, §4.2)."""
     if name not in VARIANTS:
         raise ValueError(f"unknown ResNet variant {name!r}; choose one of {', '.join(VARIANTS)}")
     return VARIANTS[name](**overrides)
@@ -321,13 +331,14 @@ TORCHVISION_KEY_MAP: list[tuple[str, object]] = [
 
 
 def torchvision_key(key: str) -> str:
+    """One torchvision key renamed through ``TORCHVISION_KEY_MAP``; no counterpart in the paper."""
     for pattern, repl in TORCHVISION_KEY_MAP:
         key = re.sub(pattern, repl, key)
     return key
 
 
 def convert_torchvision_state_dict(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """torchvision ``resnet*`` state dict -> ours (same tensors, renamed)."""
+    """torchvision ``resnet*`` state dict -> ours (same tensors, renamed). No counterpart in the paper."""
     return {torchvision_key(k): v for k, v in state_dict.items()}
 
 
@@ -347,7 +358,8 @@ def load_torchvision(model: ResNet, weights: dict | str | Path) -> ResNet:
     """Load torchvision ResNet weights (a state dict or a ``.pth`` file) into ``model``.
 
     torchvision's bottleneck networks are "v1.5", so ``model`` must be built with
-    ``stride_on_3x3=True`` (``from_torchvision`` does this) and option B shortcuts."""
+    ``stride_on_3x3=True`` (``from_torchvision`` does this) and option B shortcuts.
+    Weight import: no counterpart in the paper."""
     weights = _read_weights(weights)
     cfg = model.cfg
     if not cfg.residual or cfg.shortcut != "B" or cfg.stem != "imagenet":
@@ -367,7 +379,7 @@ def load_torchvision(model: ResNet, weights: dict | str | Path) -> ResNet:
 
 def from_torchvision(name: str, weights: dict | str | Path) -> ResNet:
     """Our ``resnet18`` ... ``resnet152`` (v1.5 layout) holding torchvision weights; the class count
-    is read from the checkpoint's fc."""
+    is read from the checkpoint's fc. Weight import: no counterpart in the paper."""
     weights = _read_weights(weights)
     depth = int(name.removeprefix("resnet")) if name.removeprefix("resnet").isdigit() else None
     if depth not in IMAGENET_LAYERS:
