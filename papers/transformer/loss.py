@@ -54,6 +54,7 @@ def make_optimizer(model: torch.nn.Module, d_model: int, warmup: int = 4000, sca
 
 
 def reference_loss(logits: torch.Tensor, target: torch.Tensor, eps: float, pad_id: int = 0) -> torch.Tensor:
-    """The same loss through ``F.cross_entropy`` (used by the tests as an independent check)."""
+    """The same loss through ``F.cross_entropy`` (used by the tests as an independent check).
+    A test oracle for §5.4's label-smoothed loss."""
     return F.cross_entropy(logits.reshape(-1, logits.size(-1)).float(), target.reshape(-1),
                            ignore_index=pad_id, label_smoothing=eps)

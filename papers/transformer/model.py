@@ -26,6 +26,8 @@ from einops import rearrange
 
 @dataclass
 class TransformerConfig:
+    """The model's hyper-parameters, named as in §3 and Table 3 (N, d_model, d_ff, h, d_k, d_v, P_drop, eps_ls);
+    the defaults are the base model."""
     vocab_size: int = 37000          # shared source/target BPE vocabulary, §5.1 ("about 37000 tokens")
     N: int = 6                       # layers in the encoder stack, §3.1
     N_dec: int | None = None         # layers in the decoder stack (None: = N, as in the paper)
@@ -205,7 +207,8 @@ class DecoderLayer(nn.Module):
 
 
 def padding_mask(tokens: torch.Tensor, pad_id: int) -> torch.Tensor:
-    """[B, S] -> [B, 1, 1, S]: True where the key is a real token."""
+    """[B, S] -> [B, 1, 1, S]: True where the key is a real token.
+    Masks the padded keys out of the softmax of Eq. (1)."""
     return (tokens != pad_id)[:, None, None, :]
 
 
@@ -316,7 +319,8 @@ def param_formula(cfg: TransformerConfig) -> dict[str, int]:
 # -- weight import from torch.nn (a supported feature, also used by the equivalence tests) ---------
 
 def mha_from_torch(ours: MultiHeadAttention, ref: nn.MultiheadAttention) -> None:
-    """Key map: in_proj_weight = cat(W_Q, W_K, W_V) (rows), in_proj_bias likewise; out_proj -> W_O."""
+    """Key map: in_proj_weight = cat(W_Q, W_K, W_V) (rows), in_proj_bias likewise; out_proj -> W_O.
+    Weight import: no counterpart in the paper."""
     d = ref.embed_dim
     with torch.no_grad():
         for i, lin in enumerate((ours.W_Q, ours.W_K, ours.W_V)):
@@ -333,14 +337,16 @@ def _copy(dst: nn.Module, src: nn.Module) -> None:
 
 
 def encoder_layer_from_torch(ours: EncoderLayer, ref: nn.TransformerEncoderLayer) -> None:
-    """self_attn -> self_attn, linear1/linear2 -> ffn.W_1/W_2, norm1/norm2 -> ln_1/ln_2."""
+    """self_attn -> self_attn, linear1/linear2 -> ffn.W_1/W_2, norm1/norm2 -> ln_1/ln_2.
+    Weight import: no counterpart in the paper."""
     mha_from_torch(ours.self_attn, ref.self_attn)
     _copy(ours.ffn.W_1, ref.linear1), _copy(ours.ffn.W_2, ref.linear2)
     _copy(ours.ln_1, ref.norm1), _copy(ours.ln_2, ref.norm2)
 
 
 def decoder_layer_from_torch(ours: DecoderLayer, ref: nn.TransformerDecoderLayer) -> None:
-    """self_attn -> self_attn, multihead_attn -> cross_attn, linear1/2 -> ffn.W_1/2, norm1..3 -> ln_1..3."""
+    """self_attn -> self_attn, multihead_attn -> cross_attn, linear1/2 -> ffn.W_1/2, norm1..3 -> ln_1..3.
+    Weight import: no counterpart in the paper."""
     mha_from_torch(ours.self_attn, ref.self_attn)
     mha_from_torch(ours.cross_attn, ref.multihead_attn)
     _copy(ours.ffn.W_1, ref.linear1), _copy(ours.ffn.W_2, ref.linear2)
@@ -351,6 +357,7 @@ def from_torch_transformer(ours: Transformer, ref: nn.Transformer, embedding: to
     """Port an ``nn.Transformer`` (post-norm, batch_first) into ours; ``embedding`` [V, d] fills the shared table.
 
     ``nn.Transformer`` has final LayerNorms after both stacks: build ours with ``final_norm=True``.
+    Weight import: no counterpart in the paper.
     """
     if not ours.cfg.final_norm:
         raise ValueError("nn.Transformer has final LayerNorms; build TransformerConfig(final_norm=True) to import it")
@@ -384,6 +391,7 @@ TABLE3 = {
 
 
 def build(cfg: TransformerConfig | None = None, **overrides) -> Transformer:
+    """A ``Transformer`` of the base model (§3, Table 3) or ``cfg``, with fields overridden."""
     return Transformer(replace(cfg or BASE, **overrides))
 
 
