@@ -80,3 +80,65 @@ def coco_map(ground_truth: list[dict], detections: list[dict], categories: list[
         ev.summarize()
     s = np.maximum(ev.stats, 0.0)  # pycocotools writes -1 where a category has no ground truth
     return {"mAP": float(s[0]), "AP50": float(s[1]), "AP75": float(s[2])}
+
+
+ERROR_TYPES = ("correct", "localization", "similar", "other", "background")
+
+
+def detection_error_breakdown(ground_truth: list[dict], detections: list[dict], similar=None,
+                              correct_iou: float = 0.5, background_iou: float = 0.1) -> dict:
+    """The error analysis of Hoiem et al. (ECCV 2012) as used by YOLO's Fig. 4.
+
+    For each category with N ground-truth objects, the top N detections of that category (by score,
+    over all images) are sorted into: **correct** (right class, IoU > ``correct_iou``), **localization**
+    (right class, ``background_iou`` < IoU < ``correct_iou``, or a duplicate of an object already found),
+    **similar** (a similar class, IoU > ``background_iou``), **other** (a wrong class, IoU >
+    ``background_iou``) and **background** (IoU < ``background_iou`` with every object).
+
+    ``ground_truth`` / ``detections`` as for :func:`coco_map`; ``similar(a, b) -> bool`` says whether two
+    labels are similar (default: never). Returns ``{"mean": {type: %}, "per_class": {label: {type: %}},
+    "counts": {type: n}}``; "mean" averages the per-category percentages over categories (Fig. 4
+    "averaged across all classes") that have detections; "counts" pools the detections of every category.
+    """
+    similar = similar or (lambda a, b: False)
+    gt = {int(g["image_id"]): (torch.as_tensor(g["boxes"], dtype=torch.float32).reshape(-1, 4),
+                               torch.as_tensor(g["labels"], dtype=torch.long).reshape(-1)) for g in ground_truth}
+    from .boxes import box_iou
+
+    n_gt: dict[int, int] = {}
+    for _, labels in gt.values():
+        for c in labels.tolist():
+            n_gt[c] = n_gt.get(c, 0) + 1
+    dets = [(float(s), int(d["image_id"]), torch.as_tensor(b, dtype=torch.float32), int(c))
+            for d in detections for b, c, s in zip(d["boxes"], d["labels"], d["scores"])]
+    per_class, counts = {}, {t: 0 for t in ERROR_TYPES}
+    for c, n in sorted(n_gt.items()):
+        top = sorted((d for d in dets if d[3] == c), key=lambda d: -d[0])[:n]
+        found: set[tuple[int, int]] = set()
+        tally = {t: 0 for t in ERROR_TYPES}
+        for _, img, box, _ in top:
+            boxes, labels = gt.get(img, (torch.zeros(0, 4), torch.zeros(0, dtype=torch.long)))
+            iou = box_iou(box[None], boxes)[0] if len(boxes) else torch.zeros(0)
+            same = labels == c
+            if same.any():
+                j = int(torch.where(same, iou, torch.full_like(iou, -1.0)).argmax())
+                best = float(iou[j])
+            else:
+                j, best = -1, 0.0
+            if best > correct_iou and (img, j) not in found:
+                found.add((img, j))
+                kind = "correct"
+            elif best > background_iou:
+                kind = "localization"          # includes duplicates of a found object
+            else:
+                sim = [float(iou[k]) for k in range(len(labels)) if labels[k] != c and similar(c, int(labels[k]))]
+                oth = [float(iou[k]) for k in range(len(labels)) if labels[k] != c and not similar(c, int(labels[k]))]
+                kind = ("similar" if max(sim, default=0.0) > background_iou else
+                        "other" if max(oth, default=0.0) > background_iou else "background")
+            tally[kind] += 1
+        for t in ERROR_TYPES:
+            counts[t] += tally[t]
+        if top:  # the pie of a category is over the detections it has (at most N)
+            per_class[c] = {t: 100.0 * tally[t] / len(top) for t in ERROR_TYPES}
+    mean = {t: sum(p[t] for p in per_class.values()) / max(len(per_class), 1) for t in ERROR_TYPES}
+    return {"mean": mean, "per_class": per_class, "counts": counts}
