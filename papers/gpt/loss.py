@@ -44,7 +44,8 @@ def combined_loss(L2: torch.Tensor, L1: torch.Tensor, lam: float = LAMBDA) -> to
 
 def shift_targets(idx: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
     """Next-token targets for ``idx`` [B, T]: ``targets[:, t] = idx[:, t + 1]``; the last position and any
-    position at or beyond ``lengths - 1`` (right padding) get ``IGNORE``."""
+    position at or beyond ``lengths - 1`` (right padding) get ``IGNORE``.
+    The targets of Eq. (1): u_i predicted from u_{i-k}, ..., u_{i-1}."""
     targets = torch.full_like(idx, IGNORE)
     targets[:, :-1] = idx[:, 1:]
     if lengths is not None:

@@ -34,6 +34,7 @@ from einops import rearrange
 
 @dataclass
 class GPTConfig:
+    """The model's hyper-parameters; the defaults are GPT-1's (§4.1), the GPT-2 switches follow GPT-2's §2.3."""
     vocab_size: int = 40478          # §4.1: BPE with 40,000 merges (+ HF's 478 extra symbols in `openai-gpt`)
     n_ctx: int = 512                 # §4.1: "sequences of 512 tokens"
     n_layer: int = 12                # §4.1: "12-layer decoder-only transformer"
@@ -245,7 +246,8 @@ def gpt2_small_config(**kw) -> GPTConfig:
 
 def nanogpt_cpu_config(**kw) -> GPTConfig:
     """nanoGPT's shakespeare_char CPU run: 4 layers, 4 heads, 128-d, context 64, no dropout, no biases,
-    GPT-2 block (pre-LN, final LN, scaled residual init); vocabulary 65 characters."""
+    GPT-2 block (pre-LN, final LN, scaled residual init); vocabulary 65 characters.
+    No counterpart in the paper: a CPU-sized stand-in for §4.1's model."""
     base = dict(vocab_size=65, n_ctx=64, n_layer=4, n_head=4, d_model=128, d_ff=512, dropout=0.0, pre_ln=True,
                 final_ln=True, scaled_residual_init=True, bias=False)
     return GPTConfig(**{**base, **kw})
@@ -259,6 +261,7 @@ VARIANTS = {
 
 
 def build(variant: str, **overrides) -> GPT:
+    """The model of one of ``VARIANTS`` (GPT-1 §4.1, GPT-2 small, nanoGPT CPU), with config fields overridden."""
     configs = {"gpt1": gpt1_config, "gpt2-small": gpt2_small_config, "nanogpt-cpu": nanogpt_cpu_config}
     if variant not in configs:
         raise ValueError(f"unknown GPT variant {variant!r}; choose one of {', '.join(configs)}")
@@ -280,7 +283,8 @@ _RENAME = {"transformer.tokens_embed.weight": "transformer.wte.weight",
 
 
 def config_from_hf(hf_config) -> GPTConfig:
-    """Our config for a HF ``OpenAIGPTConfig`` / ``GPT2Config`` (object or ``config.json`` dict)."""
+    """Our config for a HF ``OpenAIGPTConfig`` / ``GPT2Config`` (object or ``config.json`` dict).
+    Weight import: no counterpart in the paper."""
     c = hf_config if isinstance(hf_config, dict) else hf_config.to_dict()
     kind = c.get("model_type")
     if kind not in ("openai-gpt", "gpt2"):
@@ -302,7 +306,8 @@ def config_from_hf(hf_config) -> GPTConfig:
 
 
 def from_hf_state_dict(sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Map a HF ``*LMHeadModel`` (or bare ``*Model``) state dict onto ours (see the key map above)."""
+    """Map a HF ``*LMHeadModel`` (or bare ``*Model``) state dict onto ours (see the key map above).
+    Weight import: no counterpart in the paper."""
     out = {}
     for k, v in sd.items():
         if k.endswith((".attn.bias", ".attn.masked_bias", "position_ids")):
@@ -317,7 +322,8 @@ def from_hf_state_dict(sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 
 
 def from_hf(hf_model) -> GPT:
-    """Our GPT with the weights of a HF ``GPT2LMHeadModel`` / ``OpenAIGPTLMHeadModel`` instance."""
+    """Our GPT with the weights of a HF ``GPT2LMHeadModel`` / ``OpenAIGPTLMHeadModel`` instance.
+    Weight import: no counterpart in the paper."""
     model = GPT(config_from_hf(hf_model.config))
     sd = from_hf_state_dict(hf_model.state_dict())
     if model.cfg.tie_weights:
@@ -327,7 +333,8 @@ def from_hf(hf_model) -> GPT:
 
 
 def from_pretrained(path: str | Path) -> GPT:
-    """Import a HF checkpoint folder (``config.json`` + ``model.safetensors`` or ``pytorch_model.bin``), offline."""
+    """Import a HF checkpoint folder (``config.json`` + ``model.safetensors`` or ``pytorch_model.bin``), offline.
+    Weight import: no counterpart in the paper."""
     path = Path(path)
     cfg_file = path / "config.json"
     if not cfg_file.is_file():
@@ -351,8 +358,10 @@ def from_pretrained(path: str | Path) -> GPT:
 
 
 def save_config(cfg: GPTConfig, path: str | Path) -> None:
+    """Write ``cfg`` as JSON beside a checkpoint; no counterpart in the paper."""
     Path(path).write_text(json.dumps(asdict(cfg), indent=2) + "\n")
 
 
 def load_config(path: str | Path) -> GPTConfig:
+    """Read a config written by ``save_config``; no counterpart in the paper."""
     return GPTConfig(**json.loads(Path(path).read_text()))
