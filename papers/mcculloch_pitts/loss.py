@@ -39,7 +39,8 @@ def spec_outputs(spec: Spec, x: torch.Tensor, names: list[str], lag: int = 0) ->
 
 def first_disagreement(net: Net, spec: Spec, T: int, output: str | None = None, lag: int = 0,
                        x: torch.Tensor | None = None) -> torch.Tensor:
-    """For every history of length T: the first time at which net and spec differ, or T if never. [B]."""
+    """For every history of length T: the first time at which net and spec differ, or T if never. [B].
+    Realizability in the sense of §2."""
     x = all_histories(len(net.afferents), T) if x is None else x
     out = output or net.outputs[0]
     got = net(x)[:, net.index[out]]                                          # [B, T]
@@ -50,7 +51,8 @@ def first_disagreement(net: Net, spec: Spec, T: int, output: str | None = None, 
 
 
 def disagreement(net: Net, spec: Spec, T: int, output: str | None = None, lag: int = 0) -> int:
-    """Number of input histories of length 1..T on which the net's ``output`` cell and ``spec`` differ."""
+    """Number of input histories of length 1..T on which the net's ``output`` cell and ``spec`` differ.
+    Zero means the net realizes ``spec`` (§2, Theorem II)."""
     P = len(net.afferents)
     tau = first_disagreement(net, spec, T, output, lag)                        # [2^(P*T)]
     total = 0
@@ -61,5 +63,5 @@ def disagreement(net: Net, spec: Spec, T: int, output: str | None = None, lag: i
 
 
 def histories_counted(n_afferents: int, T: int) -> int:
-    """How many histories :func:`disagreement` examines: sum over l = 1..T of 2^(P*l)."""
+    """How many histories :func:`disagreement` examines: sum over l = 1..T of 2^(P*l). For the §2 check."""
     return sum(2 ** (n_afferents * l) for l in range(1, T + 1))

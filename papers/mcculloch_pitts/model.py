@@ -39,7 +39,8 @@ INHIBITION = ("absolute", "relative")
 
 
 def theta_for(k: int, rule: str = "exceeds") -> int:
-    """theta such that a cell fires when at least ``k`` excitatory synapses are excited, under ``rule``."""
+    """theta such that a cell fires when at least ``k`` excitatory synapses are excited, under ``rule``.
+    Assumption (2) of §2, in Eq. (1)'s terms."""
     if rule not in RULES:
         raise ValueError(f"rule {rule!r} is not one of {RULES}: 'exceeds' is the paper's (fires when the "
                          f"excitation exceeds theta), 'reaches' the >= convention")
@@ -52,7 +53,8 @@ def theta_for(k: int, rule: str = "exceeds") -> int:
 @contextlib.contextmanager
 def one_thread():
     """The kernels here are tiny ([B, C] x [C, C] with C ~ 10); on a shared CPU, OpenMP synchronisation between
-    threads costs 10-100x the arithmetic, so the simulation runs on one thread and restores the setting."""
+    threads costs 10-100x the arithmetic, so the simulation runs on one thread and restores the setting.
+    No counterpart in the paper."""
     n = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
@@ -102,6 +104,7 @@ class Net(torch.nn.Module):
     ``forward(x)`` takes the afferents' history ``x`` [B, P, T] (bool) and returns every cell's action
     [B, C, T], afferents first, in the order of :attr:`cells`. Time t counts synaptic delays from the origin;
     before t = 0 every cell is silent. The net has no parameters (assumption 5): the synapses are buffers.
+    §2 (nets without circles) and §3 (nets with circles).
     """
 
     def __init__(self, afferents: list[str], neurons: list[Neuron], rule: str = "exceeds", name: str = "",
@@ -299,22 +302,22 @@ def relative_to_absolute_neuron(n: Neuron, rule: str = "exceeds", prefix: str | 
 # ------------------------------------------------------------------------------------------------------------
 # Figure 1 (a)-(i), with the formulas printed under the figure (1990 reprint p. 105, OCR checked).
 def fig1a(rule: str = "exceeds") -> Net:
-    """Precession: N2(t) = N1(t-1)."""
+    """Precession: N2(t) = N1(t-1). Fig. 1a."""
     return Net(["N1"], [precession("N2", "N1", rule)], rule, "Figure 1a (precession)", ["N2"])
 
 
 def fig1b(rule: str = "exceeds") -> Net:
-    """Disjunction: N3(t) = N1(t-1) v N2(t-1)."""
+    """Disjunction: N3(t) = N1(t-1) v N2(t-1). Fig. 1b."""
     return Net(["N1", "N2"], [disjunction("N3", "N1", "N2", rule)], rule, "Figure 1b (disjunction)", ["N3"])
 
 
 def fig1c(rule: str = "exceeds") -> Net:
-    """Conjunction: N3(t) = N1(t-1) . N2(t-1)."""
+    """Conjunction: N3(t) = N1(t-1) . N2(t-1). Fig. 1c."""
     return Net(["N1", "N2"], [conjunction("N3", "N1", "N2", rule)], rule, "Figure 1c (conjunction)", ["N3"])
 
 
 def fig1d(rule: str = "exceeds") -> Net:
-    """Conjoined negation: N3(t) = N1(t-1) . ~N2(t-1)."""
+    """Conjoined negation: N3(t) = N1(t-1) . ~N2(t-1). Fig. 1d."""
     return Net(["N1", "N2"], [conjoined_negation("N3", "N1", "N2", rule)], rule,
                "Figure 1d (conjoined negation)", ["N3"])
 
@@ -333,7 +336,7 @@ def fig1e(rule: str = "exceeds") -> Net:
 def fig1f(rule: str = "exceeds") -> Net:
     """Relative -> absolute inhibition (Theorem IV). N4 has relative inhibition from N1 (one synapse raises
     theta by one) and two end-bulbs each from N2, N3: N4(t) = ~N1(t-1).(N2(t-1) v N3(t-1)) v N1.N2.N3(t-1).
-    N4' is its absolute-inhibition replacement (:func:`relative_to_absolute_neuron`), one delay later."""
+    N4' is its absolute-inhibition replacement (:func:`relative_to_absolute_neuron`), one delay later. Fig. 1f."""
     n4 = Neuron("N4", theta_for(2, rule), {"N2": 2, "N3": 2}, {"N1": 1}, inhibition="relative")
     return Net(["N1", "N2", "N3"], [n4, *relative_to_absolute_neuron(n4, rule)], rule,
                "Figure 1f (relative and absolute inhibition)", ["N4", "N4'"])
@@ -341,7 +344,7 @@ def fig1f(rule: str = "exceeds") -> Net:
 
 def fig1g(rule: str = "exceeds") -> Net:
     """Theorem V's example net: N3(t) = N2(t-2) . ~N1(t-3), with absolute inhibition:
-    c_a = S N1 (1a), c_b = S(N2 . ~c_a) (1d), N3 = S c_b (1a)."""
+    c_a = S N1 (1a), c_b = S(N2 . ~c_a) (1d), N3 = S c_b (1a). Fig. 1g."""
     neurons = [precession("Na", "N1", rule), conjoined_negation("Nb", "N2", "Na", rule),
                precession("N3", "Nb", rule)]
     return Net(["N1", "N2"], neurons, rule, "Figure 1g (extinction replaced by inhibition)", ["N3"])
@@ -349,7 +352,7 @@ def fig1g(rule: str = "exceeds") -> Net:
 
 def fig1h(rule: str = "exceeds") -> Net:
     """Theorem VI: temporal summation replaced by spatial summation, N2(t) = N1(t-1) . N1(t-2):
-    a delaying chain c3 = S N1 (1a) and N2 = S(N1 . c3) (1c)."""
+    a delaying chain c3 = S N1 (1a) and N2 = S(N1 . c3) (1c). Fig. 1h."""
     neurons = [precession("N3", "N1", rule), conjunction("N2", "N1", "N3", rule)]
     return Net(["N1"], neurons, rule, "Figure 1h (temporal -> spatial summation)", ["N2"])
 
@@ -358,7 +361,7 @@ def fig1i(rule: str = "exceeds") -> Net:
     """Theorem VII: an alterable synapse replaced by a circle,
     N3(t) = N2(t-1) v N1(t-1) . (Ex)_{t-1} N1(x) . N2(x).
     c4 reverberates once N1 and N2 have fired together (c4 = S(N1 . N2 v c4), a circle of one cell);
-    N3 = S(N2 v N1 . c4): N1 alone fires N3 only after the 'synapse' has been formed."""
+    N3 = S(N2 v N1 . c4): N1 alone fires N3 only after the 'synapse' has been formed. Fig. 1i."""
     n4 = Neuron("N4", theta_for(2, rule), {"N1": 1, "N2": 1, "N4": 2})
     n3 = Neuron("N3", theta_for(2, rule), {"N2": 2, "N1": 1, "N4": 1})
     return Net(["N1", "N2"], [n4, n3], rule, "Figure 1i (alterable synapse as a circle)", ["N3"])
@@ -404,6 +407,7 @@ def parity(rule: str = "exceeds") -> Net:
     Feed-forward part: q(t) = N1(t-2) xor N1(t-3) (c_d = S N1; A = S(N1.~c_d); B = S(c_d.~N1); q = S(A v B)).
     Circle: R(t) = R(t-2) xor q(t-2) (U = S(R.~q); V = S(q.~R); R = S(U v V)). Unrolled, R(t) is the parity of
     N1 over every time <= t-4: the circle of two delays holds one bit of state forever.
+    A net with a circle in the sense of §3 (our example, not one of Fig. 1).
     """
     neurons = [precession("Nd", "N1", rule), conjoined_negation("A", "N1", "Nd", rule),
                conjoined_negation("B", "Nd", "N1", rule), disjunction("q", "A", "B", rule),
@@ -418,7 +422,8 @@ CYCLIC: dict[str, Callable[..., Net]] = {"latch": latch, "parity": parity}
 # ------------------------------------------------------------------------------------------------------------
 # Reference behaviour of the nets with circles, written directly from their specifications (no net involved).
 def fig1i_reference(x: torch.Tensor) -> torch.Tensor:
-    """N3(t) = N2(t-1) v N1(t-1) . (Ex)_{t-1} N1(x).N2(x); x [B, 2, T] (N1, N2) -> [B, T]."""
+    """N3(t) = N2(t-1) v N1(t-1) . (Ex)_{t-1} N1(x).N2(x); x [B, 2, T] (N1, N2) -> [B, T].
+    Fig. 1i's formula as a test oracle."""
     N1, N2 = x[:, 0].bool(), x[:, 1].bool()
     seen = torch.cumsum((N1 & N2).long(), dim=-1) > 0           # (Ex) x <= t: N1(x).N2(x)   [B, T]
     now = N2 | (N1 & seen)                                       # the bracket at time t-1
@@ -426,7 +431,8 @@ def fig1i_reference(x: torch.Tensor) -> torch.Tensor:
 
 
 def latch_reference(x: torch.Tensor) -> torch.Tensor:
-    """N3(t) iff (Ex) x <= t-1 with N1(x) and no N2 in [x, t-1]; x [B, 2, T] (set, reset) -> [B, T]."""
+    """N3(t) iff (Ex) x <= t-1 with N1(x) and no N2 in [x, t-1]; x [B, 2, T] (set, reset) -> [B, T].
+    The specification of the §3 latch, as a test oracle."""
     s, r = x[:, 0].bool(), x[:, 1].bool()
     B, T = s.shape
     out = torch.zeros(B, T, dtype=torch.bool)
@@ -440,6 +446,7 @@ def latch_reference(x: torch.Tensor) -> torch.Tensor:
 
 
 def parity_reference(x: torch.Tensor, lag: int = PARITY_LAG) -> torch.Tensor:
-    """Odd number of pulses of N1 at times <= t - lag; x [B, 1, T] -> [B, T]."""
+    """Odd number of pulses of N1 at times <= t - lag; x [B, 1, T] -> [B, T].
+    The specification of the §3 parity net, as a test oracle."""
     odd = (torch.cumsum(x[:, 0].long(), dim=-1) % 2).bool()     # parity up to and including t
     return torch.nn.functional.pad(odd, (lag, 0))[..., :x.shape[-1]]
