@@ -47,6 +47,7 @@ def all_correct(y: np.ndarray, d: np.ndarray, margin: float = 0.5, mask: np.ndar
 
     ``margin=0.5`` means every output is on the right side of 0.5 (the net classifies every case
     correctly); a smaller margin is a stricter "solved".
+    Counts the runs that solve the tasks of Figs. 1-5; the margin is our criterion, not the paper's.
     """
     ok = np.abs(y - d) < margin
     if mask is not None:
