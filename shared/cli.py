@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import subprocess
 import sys
 import time
@@ -22,11 +23,11 @@ from pathlib import Path
 
 import torch
 
-from . import distributed
+from . import distributed, precision
 from .config import ConfigError, apply_overrides, save_config
 from .data import registry
 from .device import CHOICES, describe, get_device
-from .report import update_index, write_report
+from .report import sync_package_readme, update_index, write_report
 from .seed import seed_everything
 
 REPO = Path(__file__).resolve().parents[1]
@@ -94,6 +95,7 @@ class Run:
         self.synthetic: dict[str, str] = {}  # data names that fell back to an embedded default
         self._logged = False
         registry.USED.clear()  # the report lists the files this run reads, not an earlier run's in this process
+        precision.USED.clear()  # and the precision / layout its trainers use
         if self.dist.is_main:
             self.out.mkdir(parents=True, exist_ok=True)
             save_config(cfg, self.out / "config.json", paper=slug, preset=args.preset, seed=args.seed,
@@ -124,7 +126,9 @@ class Run:
         return {"commit": git_commit([f"papers/{self.slug}", "shared"]), "torch": torch.__version__, **describe(self.device),
                 "seed": self.seed, "wall_seconds": round(time.perf_counter() - self.t0, 1),
                 "command": self.args.command, "data": {**dict(sorted(registry.USED.items())), **self.synthetic},
-                "world_size": self.dist.world_size}
+                "world_size": self.dist.world_size, "cpu_cores": os.cpu_count(),
+                "interop_threads": torch.get_num_interop_threads(),
+                **(dict(precision.USED) or {"precision": "fp32"})}
 
     def finish(self, claims: list[dict], figures: list[dict] | None = None, title: str | None = None,
                notes: list[str] | None = None, results: dict | None = None, summary: str | None = None,
@@ -142,6 +146,9 @@ class Run:
             report = write_report(self.out, metrics)
             if self.out.resolve().parent.name == "reproductions":
                 update_index(self.out.resolve().parent)
+                readme = REPO / "papers" / self.slug / "README.md"
+                if self.out.resolve() == (REPO / "reproductions" / self.slug).resolve() and readme.is_file():
+                    sync_package_readme(readme, metrics)  # the package README quotes the committed report
             print(f"report: {report}")
         distributed.barrier()
         return metrics

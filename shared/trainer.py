@@ -30,7 +30,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from tqdm.auto import tqdm
 
-from . import distributed
+from . import distributed, precision
 from .checkpoint import load_checkpoint, save_checkpoint
 from .seed import get_rng_state, set_rng_state, worker_init_fn
 
@@ -43,14 +43,17 @@ class Interrupted(SystemExit):
     """SIGINT/SIGTERM arrived; a checkpoint was written first."""
 
 
-def to_device(batch, device: torch.device):
-    """Move tensors in (nested) tuples, lists and dicts to ``device``."""
+def to_device(batch, device: torch.device, channels_last: bool = False):
+    """Move tensors in (nested) tuples, lists and dicts to ``device`` (4-D ones channels_last if asked)."""
     if torch.is_tensor(batch):
-        return batch.to(device, non_blocking=True)
+        batch = batch.to(device, non_blocking=True)
+        if channels_last and batch.dim() == 4:
+            batch = batch.contiguous(memory_format=torch.channels_last)
+        return batch
     if isinstance(batch, dict):
-        return {k: to_device(v, device) for k, v in batch.items()}
+        return {k: to_device(v, device, channels_last) for k, v in batch.items()}
     if isinstance(batch, (list, tuple)):
-        return type(batch)(to_device(v, device) for v in batch)
+        return type(batch)(to_device(v, device, channels_last) for v in batch)
     return batch
 
 
@@ -61,14 +64,18 @@ class Trainer:
     more; each ``log.jsonl`` line holds the means over the ``log_every`` steps before it. ``eval_fn(model)`` returns ``{name: float}``; it runs in eval mode under
     ``torch.no_grad`` and its values are averaged over ranks. ``batch_size`` is the global
     batch: each of W ranks takes ``batch_size / (W * grad_accum)`` examples per micro-batch.
+
+    ``amp``: False (fp32), True (bf16 autocast on the device, CPU or CUDA, with fp32 master weights and
+    optimizer state) or "auto" (bf16 where the hardware has native bf16 units; ``shared.precision``).
+    ``channels_last``: conv nets keep weights and 4-D inputs in NHWC memory layout (same math).
     """
 
     def __init__(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer, train_data: Dataset, *,
                  loss_fn: Callable, batch_size: int, max_steps: int, out_dir: str | Path,
                  device: torch.device | str = "cpu", scheduler=None, collate_fn=None,
                  eval_fn: Callable | None = None, eval_every: int = 0, log_every: int = 10,
-                 ckpt_every: int = 0, grad_clip: float = 0.0, grad_accum: int = 1, amp: bool = False,
-                 compile: bool = False, seed: int = 0, num_workers: int = 0, shuffle: bool = True,
+                 ckpt_every: int = 0, grad_clip: float = 0.0, grad_accum: int = 1, amp: bool | str = False,
+                 channels_last: bool = False, compile: bool = False, seed: int = 0, num_workers: int = 0, shuffle: bool = True,
                  desc: str = "train"):
         self.dist = distributed.info()
         self.device = torch.device(device)
@@ -78,6 +85,9 @@ class Trainer:
                              f"{self.dist.world_size} x {grad_accum}; change --set batch_size or grad_accum")
         self.micro_batch = per_rank
         self.raw_model = model.to(self.device)
+        self.channels_last = channels_last
+        if channels_last:
+            self.raw_model = self.raw_model.to(memory_format=torch.channels_last)
         self.model = self.raw_model
         if self.dist.enabled:
             ids = [self.device.index] if self.device.type == "cuda" else None
@@ -89,7 +99,8 @@ class Trainer:
         self.loss_fn, self.eval_fn = loss_fn, eval_fn
         self.max_steps, self.grad_accum, self.grad_clip = max_steps, grad_accum, grad_clip
         self.eval_every, self.log_every, self.ckpt_every = eval_every, log_every, ckpt_every
-        self.amp = amp and self.device.type == "cuda"  # bf16 autocast; opt-in, CUDA only
+        self.amp = precision.resolve_amp(amp, self.device)  # bf16 autocast (CPU or CUDA), fp32 master weights
+        precision.record(self.amp, channels_last, self.device)
         self.seed, self.desc = seed, desc
         self.out_dir = Path(out_dir)
         self.ckpt_path = self.out_dir / "checkpoint.pt"
@@ -168,9 +179,7 @@ class Trainer:
         return record
 
     def _autocast(self):
-        if self.amp:
-            return torch.autocast(self.device.type, dtype=torch.bfloat16)
-        return contextlib.nullcontext()
+        return precision.autocast(self.amp, self.device)
 
     # -- the loop ---------------------------------------------------------------------------
     def fit(self, resume: bool = False) -> list[dict]:
@@ -226,7 +235,7 @@ class Trainer:
     def _train_step(self, batches) -> dict:
         total, extra = 0.0, {}
         for micro in range(self.grad_accum):
-            batch = to_device(next(batches), self.device)
+            batch = to_device(next(batches), self.device, self.channels_last)
             sync = micro == self.grad_accum - 1 or not self.dist.enabled
             with (contextlib.nullcontext() if sync else self.model.no_sync()), self._autocast():
                 out = self.loss_fn(self.model, batch)
