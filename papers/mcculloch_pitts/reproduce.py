@@ -8,7 +8,6 @@ sentences and nets, and two nets with circles. No dataset is read.
 """
 from __future__ import annotations
 
-import json
 import random
 import time
 from dataclasses import dataclass
@@ -16,7 +15,7 @@ from dataclasses import dataclass
 import torch
 
 from shared.cli import Run
-from shared.report import claim_positional as claim, verdict
+from shared.report import claim, exact
 
 from . import calculus as C
 from . import model as M
@@ -266,158 +265,184 @@ def circles(cfg: Config, rng: random.Random) -> dict:
     return out
 
 
+# -------------------------------------------------------------------------------------------------- experiments
+# Each run_<experiment>() returns (results, claims); every criterion is exact (a count of counter-examples).
+def run_figure1(cfg: Config, rng: random.Random):
+    f1 = check_figure1(cfg)
+    rows = f1["rows"]
+    n_ok = sum(r["disagreement"] == 0 for r in rows)
+    n_alt = sum(r["disagreement_other_rule"] == 0 for r in rows)
+    th1_rows = [r for r in rows if "theorem1_equals_formula" in r]
+    orders = {r["net"]: r["order"] for r in rows}
+    claims = [
+        claim(id="fig1-nets", source="Fig. 1 (a)-(i) and the formulas under it",
+              statement="Each net of Figure 1 behaves as the formula printed under it",
+              metric=f"printed formulas met with zero disagreement on every history of length <= {cfg.T} "
+                     f"({cfg.T3} for the 3-afferent net f)", paper=len(rows), ours=n_ok, criterion=exact(len(rows)),
+              note=f"the same nets built under the other threshold convention: {n_alt}/{len(rows)}; thetas kept "
+                   f"but the rule swapped: {f1['swapped_rule_broken']} formulas break, so the convention must be "
+                   "stated. Nets (f)-(i) are our reconstructions (see README)."),
+        claim(id="fig1-theorem1", source="Theorem I on Fig. 1 (a)-(h)",
+              statement="Solving each order-0 net of Figure 1 (Eq. (1) and substitution) gives back the printed "
+                        "formula",
+              metric="solutions truth-table equivalent to the printed formula", paper=len(th1_rows),
+              ours=sum(r["theorem1_equals_formula"] for r in th1_rows), criterion=exact(len(th1_rows)),
+              note=f"(i) has a circle (order {orders['fig1i']}), so Theorem I does not apply to it."),
+    ]
+    return f1, claims
+
+
+def run_heat_cold(cfg: Config, rng: random.Random):
+    hc = heat_cold(cfg, M.fig1e(cfg.rule))
+    claims = [
+        claim(id="fig1e-brief", source="§2 p. 106, Fig. 1e",
+              statement="A cold object held to the skin for a moment and removed produces a sensation of heat",
+              metric="after 1 step of cold at t0, N3 (heat felt) fires at t0+3 and N4 (cold felt) never",
+              paper=True, ours=hc["brief_cold_felt_as_heat"], criterion=exact(True),
+              note="N3 fires once, three delays after the cold touch (two for cold persistence plus one)."),
+        claim(id="fig1e-long", source="§2 p. 106, Fig. 1e",
+              statement="Applied for a longer time, the sensation is of cold, with no preliminary warmth",
+              metric=f"cold held k = 2..{cfg.cold_steps} steps: N4 fires at t0+2..t0+k and N3 not before removal",
+              paper=True, ours=hc["long_cold_felt_as_cold"] and hc["no_preliminary_warmth"], criterion=exact(True),
+              note="checked for every k on the printed formulas' net."),
+        claim(id="fig1e-only-cold", source="§2 p. 106, Fig. 1e",
+              statement="... and the sensation is *only* of cold: no heat is felt at any time",
+              metric=f"cold held k = 2..{cfg.cold_steps} steps: N3 fires at some time (after removal included)",
+              paper=False, ours=bool(hc["heat_after_long_cold_ends"] or not hc["no_preliminary_warmth"]),
+              criterion=exact(False),
+              note="the paper's own formula N3(t) ≡ N1(t-1) ∨ N2(t-3)·¬N2(t-2) fires N3 once, two delays after a "
+                   "long cold application ends (cold at t-3, none at t-2): the printed net predicts an "
+                   "after-warmth that the text does not mention."),
+    ]
+    return hc, claims
+
+
+def run_theorem1(cfg: Config, rng: random.Random):
+    t1 = theorem1(cfg, rng)
+    ok = min(t1["solved_exactly"], t1["solutions_are_tpe"])
+    return t1, [claim(
+        id="theorem1", source="§2 Theorem I, Eq. (1)", statement="Every net of order 0 can be solved in terms of TPEs",
+        metric=f"random order-0 nets ({cfg.net_neurons} neurons) whose every cell equals its TPE on every history "
+               f"of length {cfg.T_random} (max depth {t1['max_depth']}: length >= depth + 1 makes it a proof) and "
+               "whose solutions pass the TPE recursion",
+        paper=cfg.n_random, ours=ok, criterion=exact(cfg.n_random),
+        note=f"equal on histories: {t1['solved_exactly']}; TPE syntax: {t1['solutions_are_tpe']}. Eq. (1) with "
+             "kappa_i's minimal sets, substituted to the afferents; never-firing cells get p·¬p.")]
+
+
+def run_theorem2(cfg: Config, rng: random.Random):
+    t2 = theorem2(cfg, rng)
+    ok = min(t2["realized_exactly"], t2["round_trip_equivalent"], t2["order_0"])
+    return t2, [claim(
+        id="theorem2", source="§2 Theorem II, Figs. 1a-d", statement="Every TPE is realizable by a net of order zero",
+        metric=f"random TPEs (depth <= {cfg.tpe_depth}) realised by an order-0 net with zero disagreement at the "
+               f"stated lag (histories of length <= {cfg.T_random}) and TPE -> net -> TPE truth-table equivalent",
+        paper=cfg.n_random, ours=ok, criterion=exact(cfg.n_random),
+        note=f"realised {t2['realized_exactly']}, round trip {t2['round_trip_equivalent']}, order 0 {t2['order_0']}; "
+             f"mean {t2['mean_neurons']:.1f} neurons (max {t2['max_neurons']}); {t2['narrow_sense']} realised in the "
+             f"narrow sense (lag 0), the rest with lag <= {t2['max_lag']}.")]
+
+
+def run_theorem3(cfg: Config, rng: random.Random):
+    t3 = theorem3(cfg, rng)
+    consistent = (t3["admitted"] == t3["converted_to_equivalent_tpe"] == t3["realized_exactly"]
+                  and t3["refused"] == t3["refused_true_when_silent"] == t3["not_tpe"]
+                  and t3["nets_firing_on_silence"] == 0)
+    return t3, [claim(
+        id="theorem3", source="§2 Theorem III",
+        statement="A sentence is a TPE iff it is false when all its constituents are false",
+        metric="random sentences on which the three conditions agree, given that every admitted one becomes an "
+               "equivalent TPE realised exactly, every refused one is true on silent afferents, and no random net "
+               "fires on silence (else 0)",
+        paper=cfg.n_random, ours=t3["conditions_agree"] if consistent else 0, criterion=exact(cfg.n_random),
+        note=f"{t3['admitted']} admitted, {t3['not_tpe']} refused (e.g. ¬p1(t-1)); "
+             f"{t3['nets_firing_on_silence']}/{t3['random_nets']} random nets (half with circles) fire on silence.")]
+
+
+def run_theorem4(cfg: Config, rng: random.Random):
+    t4 = theorem4(cfg, rng)
+    ours = [t4["relative_neuron_to_absolute_exact"], t4["relative_net_to_absolute_exact"],
+            t4["absolute_to_relative_exact"]]
+    return t4, [claim(
+        id="theorem4", source="§2 Theorem IV, Fig. 1f",
+        statement="Relative and absolute inhibition are equivalent in the extended sense",
+        metric="exact conversions (relative neurons -> absolute; relative nets -> absolute; absolute -> relative): "
+               f"identical actions at the stated lag on every history (length 3 for single 3-afferent neurons, a "
+               f"proof; {cfg.T_random} for {cfg.net_neurons}-neuron nets)",
+        paper=[cfg.n_random] * 3, ours=ours, criterion=exact([cfg.n_random] * 3),
+        note=f"neuron replacement costs one delay; whole relative nets go through Theorems I+II (lag <= "
+             f"{t4['max_lag']}); absolute -> relative keeps timing, also on nets with circles.")]
+
+
+def run_circles(cfg: Config, rng: random.Random):
+    cc = circles(cfg, rng)
+    lemma = cc["order0_window_lemma"]["hold"]
+    depth = cc["parity"]["not_a_window_function_up_to_depth"]
+    claims = [
+        claim(id="circles-memory", source="§3, Theorem VII remark",
+              statement="Nets with circles can hold activity indefinitely (reverberation); a parity-of-pulses counter",
+              metric=f"disagreement of latch / parity counter / Fig. 1i with their specifications on all histories "
+                     f"(latch, 1i: length {cfg.T}; parity: {cfg.parity_T})", paper=[0, 0, 0],
+              ours=[cc["latch"]["disagreement"], cc["parity"]["disagreement"], cc["fig1i"]["disagreement"]],
+              criterion=exact([0, 0, 0]),
+              note=f"orders: latch {cc['latch']['order']}, parity {cc['parity']['order']}, 1i {cc['fig1i']['order']}."),
+        claim(id="circles-vs-order0", source="§3 (references to events indefinitely far in the past)",
+              statement="What a net with circles does, no net of order 0 (bounded depth) can",
+              metric=f"the parity counter's output at t = {cfg.parity_T - 1} is no function of a window of depth "
+                     f"< {cfg.parity_T - 2}, while every random order-0 net is a window function of its depth "
+                     f"({lemma}/{cfg.n_random}): true (1) or false (0)",
+              paper=1, ours=int(lemma == cfg.n_random and depth >= cfg.parity_T - 2), criterion=exact(1),
+              note=f"largest non-window depth: latch {cc['latch']['not_a_window_function_up_to_depth']}, parity "
+                   f"{depth}; order-0 nets for the parity of the last w = 1, 2, 3 pulses (Theorem II) disagree "
+                   f"with the counter on {[v['disagreement'] for v in cc['window_parity_order0_loss'].values()]} "
+                   "histories once the history outlasts their depth; the circle on none."),
+    ]
+    return cc, claims
+
+
+EXPERIMENTS = {"figure1": run_figure1, "heat_cold": run_heat_cold, "theorem1": run_theorem1,
+               "theorem2": run_theorem2, "theorem3": run_theorem3, "theorem4": run_theorem4, "circles": run_circles}
+
+
+def figures(cfg: Config, out) -> list[dict]:
+    heat_cold_figure(cfg, M.fig1e(cfg.rule), out / "fig1e_timing.png")
+    draw_nets({k: b(cfg.rule) for k, b in M.VARIANTS.items()}, out / "fig1_nets.png")
+    draw_nets({k: b(cfg.rule) for k, b in M.CYCLIC.items()}, out / "circle_nets.png", ncols=2)
+    r2 = C.realize(M.FIGURE1_FORMULAS["fig1e"], rule=cfg.rule)  # the illusion recompiled by Theorem II
+    draw_nets({"e": r2.net}, out / "theorem2_fig1e.png", ncols=1,
+              titles={"e": f"Theorem II applied to Fig. 1e's formulas (lags {r2.lags})"})
+    return [{"file": "fig1e_timing.png", "caption": "Figure 1e, the heat/cold illusion: brief cold is felt as "
+             "heat three delays later; long cold is felt as cold (no preliminary warmth) and, by the printed "
+             "formula, as one pulse of heat two delays after it ends."},
+            {"file": "fig1_nets.png", "caption": "The nets of Figure 1 (a)-(i) as built in model.py."},
+            {"file": "circle_nets.png", "caption": "Nets with circles: the reverberating latch and the parity "
+             "counter."},
+            {"file": "theorem2_fig1e.png", "caption": "Theorem II's compiler applied to Fig. 1e's two formulas "
+             "rebuilds the paper's own four-cell construction (§2 pp. 106-107), in the narrow sense (lag 0)."}]
+
+
 # -------------------------------------------------------------------------------------------------- main
 def main(argv=None):
     run = Run.from_cli("mcculloch_pitts", PRESETS, argv)
     cfg = run.cfg
     if cfg.rule not in M.RULES:
         raise SystemExit(f"--set rule={cfg.rule!r}: use one of {M.RULES}")
-    rng = random.Random(run.seed)
-    timings, results = {}, {}
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny kernels: one thread beats OpenMP synchronisation (model.one_thread)
-
-    log = open(run.out / "log.jsonl", "w") if run.is_main else None  # one line per check (nothing trains)
-
-    def step(name, fn, *a):
-        t = time.perf_counter()
-        results[name] = fn(*a)
-        timings[name] = round(time.perf_counter() - t, 2)
-        print(f"{name}: {timings[name]} s")
-        if log:
-            flat = {k: v for k, v in results[name].items() if isinstance(v, (int, float, bool, str))}
-            log.write(json.dumps({"check": name, "seconds": timings[name], **flat}) + "\n")
-
-    step("figure1", check_figure1, cfg)
-    e_net = M.fig1e(cfg.rule)
-    step("heat_cold", heat_cold, cfg, e_net)
-    step("theorem1", theorem1, cfg, rng)
-    step("theorem2", theorem2, cfg, rng)
-    step("theorem3", theorem3, cfg, rng)
-    step("theorem4", theorem4, cfg, rng)
-    step("circles", circles, cfg, rng)
+    rng = random.Random(run.seed)  # one stream, drawn in the order of EXPERIMENTS
+    results, claims, timings = {}, [], {}
+    with M.one_thread():  # tiny kernels: one thread beats OpenMP synchronisation
+        for name, fn in EXPERIMENTS.items():
+            t = time.perf_counter()
+            results[name], c = fn(cfg, rng)
+            claims += c
+            timings[name] = round(time.perf_counter() - t, 2)
+            print(f"{name}: {timings[name]} s", flush=True)
+            run.log({"check": name, "seconds": timings[name],
+                     **{k: v for k, v in results[name].items() if isinstance(v, (int, float, bool, str))}})
     results["timings_s"] = timings
-    if log:
-        log.close()
-    torch.set_num_threads(threads)
-
-    heat_cold_figure(cfg, e_net, run.out / "fig1e_timing.png")
-    draw_nets({k: b(cfg.rule) for k, b in M.VARIANTS.items()}, run.out / "fig1_nets.png")
-    draw_nets({k: b(cfg.rule) for k, b in M.CYCLIC.items()}, run.out / "circle_nets.png", ncols=2)
-    r2 = C.realize(M.FIGURE1_FORMULAS["fig1e"], rule=cfg.rule)  # the illusion recompiled by Theorem II
-    draw_nets({"e": r2.net}, run.out / "theorem2_fig1e.png", ncols=1,
-              titles={"e": f"Theorem II applied to Fig. 1e's formulas (lags {r2.lags})"})
-
-    f1, hc, t1, t2, t3, t4, cc = (results[k] for k in
-                                  ("figure1", "heat_cold", "theorem1", "theorem2", "theorem3", "theorem4", "circles"))
-    rows = f1["rows"]
-    n_ok = sum(r["disagreement"] == 0 for r in rows)
-    n_alt = sum(r["disagreement_other_rule"] == 0 for r in rows)
-    th1_rows = [r for r in rows if "theorem1_equals_formula" in r]
-    orders = {r["net"]: r["order"] for r in rows}
-    T, T3 = cfg.T, cfg.T3  # noqa: F841
-    claims = [
-        claim("fig1-nets", "Fig. 1 (a)-(i) and the formulas under it",
-              "Each net of Figure 1 behaves as the formula printed under it",
-              "printed formulas met with zero disagreement", len(rows), n_ok,
-              f"disagreement = 0 on every history of length <= {T} ({T3} for the 3-afferent net f)",
-              verdict(n_ok == len(rows)),
-              f"{n_ok}/{len(rows)} formulas; the same nets built under the other threshold convention: "
-              f"{n_alt}/{len(rows)}; thetas kept but the rule swapped: {f1['swapped_rule_broken']} formulas "
-              f"break, so the convention must be stated. Nets (f)-(i) are our reconstructions (see README)."),
-        claim("fig1-theorem1", "Theorem I on Fig. 1 (a)-(h)",
-              "Solving each order-0 net of Figure 1 (Eq. (1) and substitution) gives back the printed formula",
-              "solutions logically equivalent to the printed formula", len(th1_rows),
-              sum(r["theorem1_equals_formula"] for r in th1_rows), "truth-table equivalence (exact)",
-              verdict(all(r["theorem1_equals_formula"] for r in th1_rows)),
-              "(i) has a circle (order " f"{orders['fig1i']}), so Theorem I does not apply to it."),
-        claim("fig1e-brief", "§2 p. 106, Fig. 1e",
-              "A cold object held to the skin for a moment and removed produces a sensation of heat",
-              "N3 (heat felt) / N4 (cold felt) after 1 step of cold at t0", "heat, no cold",
-              f"N3 at t0+3, N4 never" if hc["brief_cold_felt_as_heat"] else str(hc["runs"]["1"]),
-              "N3 fires, N4 silent", verdict(hc["brief_cold_felt_as_heat"]),
-              "N3 fires once, three delays after the cold touch (two for cold persistence plus one)."),
-        claim("fig1e-long", "§2 p. 106, Fig. 1e",
-              "Applied for a longer time, the sensation is only of cold, with no preliminary warmth",
-              f"cold held k = 2..{cfg.cold_steps} steps: N4 at t0+2..t0+k; N3 before removal; N3 after removal",
-              "cold only",
-              ("N4 at t0+2..t0+k" if hc["long_cold_felt_as_cold"] else "N4 wrong") + "; "
-              + ("no N3 before removal" if hc["no_preliminary_warmth"] else "N3 before removal") + "; "
-              + ("N3 once at t0+k+2" if hc["heat_after_long_cold_ends"] else "no N3 after removal"),
-              "cold felt throughout, no N3 firing at any time",
-              verdict(hc["long_cold_felt_as_cold"] and hc["no_preliminary_warmth"] and
-                      not hc["heat_after_long_cold_ends"],
-                      partial=hc["long_cold_felt_as_cold"] and hc["no_preliminary_warmth"]),
-              "No preliminary warmth holds, but the printed formula N2(t-3)·¬N2(t-2) also fires N3 once, two "
-              "delays after a long cold application ends: the paper's own net predicts an after-warmth."),
-        claim("theorem1", "§2 Theorem I, Eq. (1)",
-              "Every net of order 0 can be solved in terms of TPEs",
-              f"random order-0 nets ({cfg.net_neurons} neurons) whose every cell equals its TPE", cfg.n_random,
-              t1["solved_exactly"], f"equal on every history of length {cfg.T_random} (max depth {t1['max_depth']}; "
-              f"length >= depth + 1 makes the exhaustive check a proof); solutions pass the TPE recursion "
-              f"({t1['solutions_are_tpe']}/{cfg.n_random})",
-              verdict(t1["solved_exactly"] == cfg.n_random and t1["solutions_are_tpe"] == cfg.n_random),
-              "Eq. (1) with kappa_i's minimal sets, substituted to the afferents; never-firing cells get p·¬p."),
-        claim("theorem2", "§2 Theorem II, Figs. 1a-d",
-              "Every TPE is realizable by a net of order zero",
-              f"random TPEs (depth <= {cfg.tpe_depth}) realised with zero disagreement", cfg.n_random,
-              t2["realized_exactly"], f"zero disagreement at the stated lag on every history of length <= "
-              f"{cfg.T_random}, and TPE -> net -> TPE (Theorem I) truth-table equivalent to S^lag TPE (exact): "
-              f"{t2['round_trip_equivalent']}",
-              verdict(t2["realized_exactly"] == t2["round_trip_equivalent"] == t2["order_0"] == cfg.n_random),
-              f"mean {t2['mean_neurons']:.1f} neurons (max {t2['max_neurons']}); {t2['narrow_sense']} realised "
-              f"in the narrow sense (lag 0), the rest with lag <= {t2['max_lag']}."),
-        claim("theorem3", "§2 Theorem III",
-              "A sentence is a TPE iff it is false when all its constituents are false",
-              "random sentences classified consistently, converted or refused", cfg.n_random,
-              t3["conditions_agree"] if t3["conditions_agree"] == cfg.n_random and
-              t3["converted_to_equivalent_tpe"] == t3["realized_exactly"] == t3["admitted"] and
-              t3["refused"] == t3["refused_true_when_silent"] == t3["not_tpe"] else
-              {k: t3[k] for k in ("conditions_agree", "converted_to_equivalent_tpe", "realized_exactly", "refused")},
-              "the three conditions agree; admitted sentences become equivalent TPEs realised exactly; refused "
-              "ones are true on silent afferents, where no net fires",
-              verdict(t3["conditions_agree"] == cfg.n_random and t3["admitted"] == t3["converted_to_equivalent_tpe"]
-                      == t3["realized_exactly"] and t3["refused"] == t3["refused_true_when_silent"] == t3["not_tpe"]
-                      and t3["nets_firing_on_silence"] == 0),
-              f"{t3['admitted']} admitted, {t3['not_tpe']} refused (e.g. ¬p1(t-1)); "
-              f"{t3['nets_firing_on_silence']}/{t3['random_nets']} random nets (half with circles) fire on silence."),
-        claim("theorem4", "§2 Theorem IV, Fig. 1f",
-              "Relative and absolute inhibition are equivalent in the extended sense",
-              "conversions exact (relative neurons -> absolute; relative nets -> absolute; absolute -> relative)",
-              [cfg.n_random] * 3,
-              [t4["relative_neuron_to_absolute_exact"], t4["relative_net_to_absolute_exact"],
-               t4["absolute_to_relative_exact"]],
-              f"identical actions at the stated lag on every history (length 3 for single 3-afferent neurons, a "
-              f"proof; {cfg.T_random} for {cfg.net_neurons}-neuron nets)",
-              verdict(t4["relative_neuron_to_absolute_exact"] == t4["relative_net_to_absolute_exact"]
-                      == t4["absolute_to_relative_exact"] == cfg.n_random),
-              f"neuron replacement costs one delay; whole relative nets go through Theorems I+II (lag <= "
-              f"{t4['max_lag']}); absolute -> relative keeps timing, also on nets with circles."),
-        claim("circles-memory", "§3, Theorem VII remark",
-              "Nets with circles can hold activity indefinitely (reverberation); a parity-of-pulses counter",
-              "disagreement of latch / parity counter / Fig. 1i with their specifications", 0,
-              [cc["latch"]["disagreement"], cc["parity"]["disagreement"], cc["fig1i"]["disagreement"]],
-              f"zero on all histories (latch, 1i: length {T}; parity: {cfg.parity_T})",
-              verdict(cc["latch"]["disagreement"] == cc["parity"]["disagreement"] == cc["fig1i"]["disagreement"] == 0),
-              f"orders: latch {cc['latch']['order']}, parity {cc['parity']['order']}, 1i {cc['fig1i']['order']}."),
-        claim("circles-vs-order0", "§3 (references to events indefinitely far in the past)",
-              "What a net with circles does, no net of order 0 (bounded depth) can",
-              "largest d such that the output at t = T-1 is not a function of the inputs in [t-d, t-1] "
-              "(latch, parity)",
-              None, [cc["latch"]["not_a_window_function_up_to_depth"],
-                     cc["parity"]["not_a_window_function_up_to_depth"]],
-              f"every random order-0 net is a window function of its depth ({cc['order0_window_lemma']['hold']}/"
-              f"{cfg.n_random}); so no order-0 net of depth <= d matches the circles on histories of length T",
-              verdict(cc["order0_window_lemma"]["hold"] == cfg.n_random and
-                      cc["parity"]["not_a_window_function_up_to_depth"] >= cfg.parity_T - 2),
-              "Order-0 nets for the parity of the last w = 1, 2, 3 pulses' times (Theorem II) disagree with the "
-              f"parity counter on {[v['disagreement'] for v in cc['window_parity_order0_loss'].values()]} "
-              "histories once the history outlasts their depth; the circle on none."),
-    ]
-    summary = (f"No training. The Figure 1 nets are checked on every input history up to length {T} "
-               f"({sum(r['histories'] for r in rows):,} histories in all), and {cfg.n_random} seeded random "
-               f"objects per theorem on every history up to length {cfg.T_random}; equivalences of TPEs are "
-               "decided exactly by truth tables.")
+    n_hist = sum(r["histories"] for r in results["figure1"]["rows"])
+    summary = (f"No training. The Figure 1 nets are checked on every input history up to length {cfg.T} "
+               f"({n_hist:,} histories in all), and {cfg.n_random} seeded random objects per theorem on every "
+               f"history up to length {cfg.T_random}; equivalences of TPEs are decided exactly by truth tables.")
     notes = [f"Threshold rule: '{cfg.rule}' (§2, Theorem I: the excitation must *exceed* θ_i); the ≥ convention "
              "is `--set rule=reaches`, which builds the same nets with θ one higher.",
              "Disagreement counts input histories of length 1..T on which a net and its specification differ "
@@ -427,16 +452,8 @@ def main(argv=None):
              "The simulation runs on one CPU thread whatever --device says (model.one_thread: the kernels are "
              "tiny); the environment table reports the thread setting outside it.",
              f"Step times (s): {timings}."]
-    figures = [{"file": "fig1e_timing.png", "caption": "Figure 1e, the heat/cold illusion: brief cold is felt as "
-                "heat three delays later; long cold is felt as cold (no preliminary warmth) and, by the printed "
-                "formula, as one pulse of heat two delays after it ends."},
-               {"file": "fig1_nets.png", "caption": "The nets of Figure 1 (a)-(i) as built in model.py."},
-               {"file": "circle_nets.png", "caption": "Nets with circles: the reverberating latch and the parity "
-                "counter."},
-               {"file": "theorem2_fig1e.png", "caption": "Theorem II's compiler applied to Fig. 1e's two formulas "
-                "rebuilds the paper's own four-cell construction (§2 pp. 106-107), in the narrow sense (lag 0)."}]
-    run.finish(claims, figures=figures, title="McCulloch & Pitts 1943: A Logical Calculus of the Ideas Immanent in "
-               "Nervous Activity", notes=notes, results=results, summary=summary)
+    run.finish(claims, figures=figures(cfg, run.out), title="McCulloch & Pitts 1943: A Logical Calculus of the "
+               "Ideas Immanent in Nervous Activity", notes=notes, results=results, summary=summary)
     return results
 
 

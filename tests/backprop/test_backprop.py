@@ -262,3 +262,35 @@ def test_reproduce_smoke(no_data_env):
     for f in m["figures"]:
         assert (out / f["file"]).is_file()
     assert (out / "README.md").read_text().startswith("# Rumelhart")
+
+
+# ------------------------------------------------------------------------------------------------
+# The presets pin the paper (values typed from the Nature text and PDP ch. 8, not read from the code)
+# ------------------------------------------------------------------------------------------------
+PAPER = {  # Nature 323:533-536, p. 534 (symmetry) and p. 535 (family trees); PDP ch. 8
+    "sym_epsilon": 0.1, "sym_alpha": 0.9, "sym_init": 0.3,
+    "fam_sweeps": 1500, "fam_warm_sweeps": 20, "fam_warm_epsilon": 0.005, "fam_warm_alpha": 0.5,
+    "fam_alpha": 0.9, "fam_decay": 0.002, "fam_tolerance": 0.2, "fam_n_test": 4,
+    "pdp_epsilon": 0.5, "pdp_alpha": 0.9,
+}
+
+
+@pytest.mark.parametrize("preset", ["quick", "paper"])
+def test_presets_use_the_papers_settings(preset):
+    from papers.backprop.reproduce import PRESETS
+    cfg = PRESETS[preset]
+    for k, v in PAPER.items():
+        assert getattr(cfg, k) == v, f"{preset}.{k} = {getattr(cfg, k)}, the paper says {v}"
+    # ε after sweep 20: 0.01 in one reading of the text, 0.001 in the other; both are run
+    assert {cfg.fam_epsilon, cfg.fam_epsilon_alt} == {0.01, 0.001}
+    assert cfg.fam_tolerance_mode == "literal"
+
+
+def test_sweep_claims_use_the_interquartile_range_over_every_seed():
+    """A seed that never solves counts as max+1 sweeps; the paper's count must fall inside our IQR."""
+    from shared.report import judge
+    from papers.backprop.reproduce import censored, within_quantiles
+    xs = censored([100, 200, None, None, None], 1000)
+    assert xs == [100, 200, 1001, 1001, 1001]
+    assert judge(within_quantiles(xs, 150)) == "not reproduced"   # p25 = 200
+    assert judge(within_quantiles(censored([100, 200, 300, 400, None], 1000), 250)) == "reproduced"

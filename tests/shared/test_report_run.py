@@ -93,6 +93,31 @@ def test_every_committed_verdict_is_recomputed_from_its_criterion():
             assert c["verdict"] == report.judge(c["criterion"], c["ours"]), f"{path}: claim {c['id']!r}"
 
 
+def test_package_readmes_quote_their_committed_report():
+    """A package README's results come from reproductions/<slug>/metrics.json (DESIGN "Claims and verdicts")."""
+    for path in sorted((ROOT / "reproductions").glob("*/metrics.json")):
+        m = json.loads(path.read_text())
+        readme = ROOT / "papers" / m["paper"] / "README.md"
+        text = readme.read_text()
+        begin = report.RESULTS_BEGIN.format(slug=m["paper"])
+        assert begin in text, f"{readme} has no generated results block (sync it with shared.report.sync_package_readme)"
+        block = text[text.index(begin):text.index(report.RESULTS_END) + len(report.RESULTS_END)]
+        assert block == report.render_results_block(m), f"{readme}: results block is stale"
+
+
+def test_sync_package_readme_replaces_only_the_block(tmp_path):
+    m = _metrics()
+    readme = tmp_path / "README.md"
+    readme.write_text("intro\n\n" + report.RESULTS_BEGIN.format(slug="resnet") + "\nold\n" + report.RESULTS_END + "\n\ntail\n")
+    assert report.sync_package_readme(readme, m)
+    text = readme.read_text()
+    assert text.startswith("intro\n\n") and text.endswith("\n\ntail\n") and "old" not in text
+    assert "| deeper is better | §4.2 | 6.97 | 7.5 | **reproduced** |" in text
+    other = tmp_path / "other.md"
+    other.write_text("no block")
+    assert not report.sync_package_readme(other, m) and other.read_text() == "no block"
+
+
 @dataclass
 class Cfg:
     steps: int = 3
