@@ -5,6 +5,8 @@ import os
 
 import torch
 
+from .errors import DeviceError
+
 CHOICES = ("auto", "cpu", "cuda")
 
 
@@ -13,15 +15,21 @@ def get_device(name: str = "auto") -> torch.device:
 
     Under torchrun each process takes the GPU named by ``LOCAL_RANK``.
     """
-    if name not in CHOICES and not name.startswith("cuda:"):
-        raise ValueError(f"--device {name!r} is not one of {', '.join(CHOICES)} (or cuda:N)")
+    given = name
+    name = str(name).strip().lower()  # --device CPU is --device cpu
+    index = name.removeprefix("cuda:")
+    if name not in CHOICES and not (name.startswith("cuda:") and index.isdigit()):
+        raise DeviceError(f"--device {given!r} is not one of {', '.join(CHOICES)} (or cuda:N)")
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
     if name.startswith("cuda"):
         if not torch.cuda.is_available():
-            raise RuntimeError("--device cuda was asked for but torch sees no GPU; use --device cpu or auto")
+            raise DeviceError(f"--device {given} was asked for but torch sees no GPU; use --device cpu or auto")
         if name == "cuda":
             name = f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}"
+        if int(name.split(":")[1]) >= torch.cuda.device_count():
+            raise DeviceError(f"--device {given}: torch sees {torch.cuda.device_count()} GPU(s), numbered from 0; "
+                              f"use --device cuda (or auto)")
         torch.cuda.set_device(torch.device(name))
     return torch.device(name)
 

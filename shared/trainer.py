@@ -12,8 +12,13 @@ at the end an atomic checkpoint. What makes ``--resume`` exact:
   not in data-loader workers.
 
 A non-finite loss stops the run before the optimizer touches the weights, so the last
-checkpoint on disk is the last good one. SIGINT/SIGTERM finish the current step, write a
-checkpoint and exit.
+checkpoint on disk is the last good one. SIGINT/SIGTERM finish the current step (or
+evaluation), write a checkpoint and exit with status 130 / 143 (128 + the signal number, as a
+shell reports a process killed by it). A second signal stops at once.
+
+Every checkpoint carries the run it belongs to (``state["run"]``, see :mod:`shared.checkpoint`),
+which :class:`shared.cli.Run` compares with the new config before a ``--resume`` writes anything.
+A log line cut off by a crash mid-write is dropped on resume.
 """
 from __future__ import annotations
 
@@ -31,7 +36,9 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from tqdm.auto import tqdm
 
 from . import distributed, precision
+from . import checkpoint as ckpt
 from .checkpoint import load_checkpoint, save_checkpoint
+from .errors import CheckpointError, ConfigError, ResumeMismatch
 from .seed import get_rng_state, set_rng_state, worker_init_fn
 
 
@@ -40,7 +47,15 @@ class TrainingDiverged(RuntimeError):
 
 
 class Interrupted(SystemExit):
-    """SIGINT/SIGTERM arrived; a checkpoint was written first."""
+    """SIGINT/SIGTERM arrived; a checkpoint was written first. ``code`` is 128 + the signal number
+    (130 for SIGINT, 143 for SIGTERM); ``message`` says where the checkpoint is."""
+
+    def __init__(self, signum: int, message: str = ""):
+        super().__init__(128 + int(signum))
+        self.signum, self.message = int(signum), message
+
+    def __str__(self) -> str:
+        return self.message
 
 
 def to_device(batch, device: torch.device, channels_last: bool = False):
@@ -55,6 +70,14 @@ def to_device(batch, device: torch.device, channels_last: bool = False):
     if isinstance(batch, (list, tuple)):
         return type(batch)(to_device(v, device, channels_last) for v in batch)
     return batch
+
+
+def _json_or_none(line: str):
+    try:
+        rec = json.loads(line)
+    except ValueError:
+        return None  # a line cut off mid-write
+    return rec if isinstance(rec, dict) else None
 
 
 class Trainer:
@@ -79,6 +102,10 @@ class Trainer:
                  desc: str = "train"):
         self.dist = distributed.info()
         self.device = torch.device(device)
+        for key, value, low in (("batch_size", batch_size, 1), ("grad_accum", grad_accum, 1), ("max_steps", max_steps, 0)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ConfigError(f"{key} = {value!r} is out of range: it must be an integer >= {low}; "
+                                  f"fix: --set {key}=<an integer >= {low}>")
         per_rank, rem = divmod(batch_size, self.dist.world_size * grad_accum)
         if rem or per_rank == 0:
             raise ValueError(f"batch_size {batch_size} is not divisible by world_size x grad_accum = "
@@ -133,7 +160,8 @@ class Trainer:
     def state_dict(self) -> dict:
         return {"model": self.raw_model.state_dict(), "optimizer": self.optimizer.state_dict(),
                 "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
-                "step": self.step, "history": self.history, "rng": get_rng_state(), "seed": self.seed}
+                "step": self.step, "max_steps": self.max_steps, "history": self.history, "rng": get_rng_state(),
+                "seed": self.seed, "run": ckpt.run_meta()}
 
     def save(self) -> None:
         if self.dist.is_main:
@@ -141,23 +169,31 @@ class Trainer:
         distributed.barrier()
 
     def load(self, path: str | Path | None = None) -> None:
-        state = load_checkpoint(path or self.ckpt_path, map_location=self.device)
+        path = Path(path or self.ckpt_path)
+        state = load_checkpoint(path, map_location=self.device)
         if int(state["seed"]) != self.seed:  # the seed also fixes the order of examples
-            raise ValueError(f"the checkpoint was written with --seed {state['seed']}, this run has --seed "
-                             f"{self.seed}; resume with --seed {state['seed']} or start a fresh run")
-        self.raw_model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        if self.scheduler is not None and state["scheduler"] is not None:
-            self.scheduler.load_state_dict(state["scheduler"])
+            raise ResumeMismatch(f"the checkpoint was written with --seed {state['seed']}, this run has --seed "
+                                 f"{self.seed}; resume with --seed {state['seed']} or start a fresh run")
+        try:
+            self.raw_model.load_state_dict(state["model"])
+            self.optimizer.load_state_dict(state["optimizer"])
+            if self.scheduler is not None and state["scheduler"] is not None:
+                self.scheduler.load_state_dict(state["scheduler"])
+        except (RuntimeError, ValueError, KeyError) as e:
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise ResumeMismatch(f"the checkpoint {path} does not fit this model or optimizer ({first[:160]}): it was "
+                                 f"written with another config; resume with that config, or start afresh with "
+                                 f"--overwrite") from e
         self.step, self.history = int(state["step"]), list(state["history"])
         set_rng_state(state["rng"])
         self._truncate_log(self.step)
+        ckpt.RESUMED.append({"checkpoint": str(path), "step": self.step, "max_steps": self.max_steps})
 
     def _truncate_log(self, step: int) -> None:
         """Drop log lines written after the checkpoint we resume from."""
         if self.dist.is_main and self.log_path.exists():
-            lines = [ln for ln in self.log_path.read_text().splitlines()
-                     if ln.strip() and json.loads(ln).get("step", 0) <= step]
+            lines = [ln for ln in self.log_path.read_text(errors="replace").splitlines()
+                     if (rec := _json_or_none(ln)) is not None and rec.get("step", 0) <= step]
             self.log_path.write_text("".join(ln + "\n" for ln in lines))
 
     # -- logging ----------------------------------------------------------------------------
@@ -197,6 +233,7 @@ class Trainer:
         window, n_window = {}, 0  # sums of the step values since the last log line
         with self._signals():
             while self.step < self.max_steps:
+                self._stop_if_asked(bar)
                 epoch, offset = divmod(self.step, self.steps_per_epoch)
                 batches = self._batches(epoch, offset)
                 for _ in range(offset, self.steps_per_epoch):
@@ -219,18 +256,28 @@ class Trainer:
                         self.evaluate()
                     if self.ckpt_every and self.step % self.ckpt_every == 0:
                         self.save()
-                    if self._stop_signal is not None:
-                        self.save()
-                        bar.close()
-                        raise Interrupted(f"stopped by signal {self._stop_signal} at step {self.step}; checkpoint "
-                                          f"written to {self.ckpt_path}; rerun with --resume to continue")
+                    self._stop_if_asked(bar)
                     if self.step >= self.max_steps:
                         break
-        bar.close()
-        if self.eval_fn and (not self.history or self.history[-1]["step"] != self.step):
-            self.evaluate()
-        self.save()
+            bar.close()
+            if self.eval_fn and (not self.history or self.history[-1]["step"] != self.step):
+                self.evaluate()
+            self.save()
+            self._stop_if_asked(bar)  # a signal during the final evaluation: the checkpoint is written, stop
         return self.history
+
+    def _stop_if_asked(self, bar) -> None:
+        """After SIGINT/SIGTERM: write the checkpoint, then exit with 128 + the signal number."""
+        if self._stop_signal is None:
+            return
+        self.save()
+        bar.close()
+        name = {signal.SIGINT: "SIGINT", signal.SIGTERM: "SIGTERM"}.get(self._stop_signal, str(self._stop_signal))
+        msg = (f"stopped by {name} at step {self.step}; checkpoint written to {self.ckpt_path}; rerun the same "
+               f"command with --resume to continue")
+        if self.dist.is_main:
+            print(msg, file=sys.stderr, flush=True)
+        raise Interrupted(self._stop_signal, msg)
 
     def _train_step(self, batches) -> dict:
         total, extra = 0.0, {}
