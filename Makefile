@@ -7,12 +7,14 @@ STAMP      := $(VENV)/.installed
 DATA_DIR   ?= $(firstword $(wildcard ../shared/data))
 DATA_ARG   := $(if $(DATA_DIR),--data-dir $(DATA_DIR),)
 ARGS       ?=
+DOCS_OUT   ?= build/docs
+DOCS_PORT  ?= 8000
 
 ALL_PAPERS := mcculloch_pitts backprop resnet yolo faster_rcnn transformer bert gpt vit gradcam
 PAPERS     := $(patsubst papers/%/reproduce.py,%,$(wildcard papers/*/reproduce.py))
 MISSING    := $(filter-out $(PAPERS),$(ALL_PAPERS))
 
-.PHONY: help install test reports clean-venv $(ALL_PAPERS) $(ALL_PAPERS:=-smoke) $(ALL_PAPERS:=-paper)
+.PHONY: help install test reports docs docs-serve chromium clean-venv $(ALL_PAPERS) $(ALL_PAPERS:=-smoke) $(ALL_PAPERS:=-paper)
 
 help:  ## list every target
 	@echo "Quick start:  make <paper>   (reduced-scale reproduction into reproductions/<paper>/)"
@@ -23,6 +25,9 @@ help:  ## list every target
 	@echo "  install            create $(VENV) and install the project with its test extras"
 	@echo "  test               run the whole test suite (pytest)"
 	@echo "  reports            run every paper's quick reproduction"
+	@echo "  docs               reading pages: each paper's code beside its annotations -> $(DOCS_OUT)/"
+	@echo "  docs-serve         build the pages and serve them on http://127.0.0.1:$(DOCS_PORT)/"
+	@echo "  chromium           install headless Chromium (Debian package) for the reading-page test"
 	@for p in $(PAPERS); do \
 	  printf "  %-18s %s\n" "$$p" "quick reproduction -> reproductions/$$p/"; \
 	  printf "  %-18s %s\n" "$$p-smoke" "seconds-long smoke run -> runs/$$p/smoke/"; \
@@ -38,10 +43,27 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-test: $(STAMP)
+test: $(STAMP) chromium
 	$(PY) -m pytest -q
 
 reports: $(PAPERS)
+
+# Reading pages (docs/build.py): model.py, loss.py ... of every paper beside their annotations, MathJax served
+# locally (installed from PyPI with the project), no network at build or view time.
+docs: $(STAMP)
+	$(PY) -m docs.build --out $(DOCS_OUT)
+
+docs-serve: docs
+	@echo "serving $(DOCS_OUT) on http://127.0.0.1:$(DOCS_PORT)/ (Ctrl-C stops)"
+	$(PY) -m http.server --directory $(DOCS_OUT) --bind 127.0.0.1 $(DOCS_PORT)
+
+# tests/docs opens the pages in headless Chromium: install the Debian package when it is missing.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { \
+	  echo "installing chromium (Debian package) for tests/docs"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; elif command -v sudo >/dev/null 2>&1; then SUDO=sudo; \
+	  else echo "chromium is missing and this user cannot install it: apt-get install -y chromium" >&2; exit 1; fi; \
+	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 $(PAPERS): %: $(STAMP)
 	$(PY) -m papers.$*.reproduce --preset quick --out reproductions/$* $(DATA_ARG) $(ARGS)
