@@ -80,12 +80,21 @@ def sort_key(kind: str, n: str):
     return list(KINDS).index(kind), [int(p) for p in n.split(".")]
 
 
+_LIST_SEP = re.compile(r"\s*(?:/|,|and|or|-|–|&)\s*")
+
+
 def find_refs(text: str, foreign: list[str]) -> list[tuple[re.Match, str, str]]:
-    out = []
+    """The references in ``text`` to this paper: those right after another paper's marker ("[13]: Eq. (14)",
+    "GPT-2 §2.3"), and those listed right after such a one ("Eq. (14) / Eq. (10)"), are left out."""
+    out, foreign_end = [], None
     for m in REF.finditer(text):
         before = text[max(0, m.start() - 40):m.start()]
-        if FOREIGN.search(before) or any(re.search(re.escape(f) + r"[^.;()]{0,12}$", before) for f in foreign):
+        listed = foreign_end is not None and _LIST_SEP.fullmatch(text[foreign_end:m.start()])
+        if listed or FOREIGN.search(before) or any(re.search(re.escape(f) + r"[^.;()]{0,12}$", before)
+                                                   for f in foreign):
+            foreign_end = m.end()
             continue
+        foreign_end = None
         out.append((m, *ref_key(m)))
     return out
 

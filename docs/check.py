@@ -47,6 +47,10 @@ PAGE_JS = r"""
 })()
 """
 
+# The screenshot shows a reader's view with typeset math: the first equation note, a third of the way down.
+SCROLL_TO_MATH = """(() => { const e = document.querySelector('.eq-note, .math');
+  if (e) window.scrollTo(0, e.getBoundingClientRect().top + window.scrollY - 330); })()"""
+
 
 @dataclass
 class Report:
@@ -116,7 +120,9 @@ def check_site(site: Path, screenshot: Path | None = None, screenshot_page: str 
                         seen.add(page)
                         queue.append(page)
                 if screenshot is not None and screenshot_page and name == screenshot_page:
+                    browser.evaluate(SCROLL_TO_MATH)
                     browser.screenshot(screenshot)
+                    browser.evaluate("window.scrollTo(0, 0)")
             statuses: dict[str, int] = {}
             for name, href in link_targets:
                 rep.links_checked += 1

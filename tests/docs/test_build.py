@@ -48,6 +48,7 @@ def test_references_become_links_and_are_recorded():
     assert '<a class="ref" href="index.html#fig-1">Fig. 1</a>e' in html
     assert "Eq. (14)" in html and "#eq-14" not in html      # another paper's equation stays plain
     assert B.link_refs("GPT-2 §2.3", "", ["GPT-2"]) == "GPT-2 §2.3"
+    assert B.link_refs("[13]: Eq. (14) / Eq. (10); Eq. (2)", "", []).count("<a ") == 1    # Eq. (2) only
     assert B.link_refs('<a href="x">§1</a> <code>§2</code>', "", []).count("<a ") == 2
 
 
