@@ -23,7 +23,7 @@ from pathlib import Path
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
          "--no-default-browser-check", "--disable-default-apps", "--disable-extensions", "--mute-audio",
-         "--hide-scrollbars", "--remote-debugging-pipe"]
+         "--hide-scrollbars", "--disable-dev-shm-usage", "--remote-debugging-pipe"]
 INSTALL_HINT = "install it with `apt-get update && apt-get install -y chromium` (or `make chromium`)"
 
 

@@ -56,7 +56,7 @@ REF = re.compile(
     r"|(?P<table>\bTables?\s(?P<tablen>\d+))"
     r"|(?P<alg>\b(?:Alg|Algorithm)\.?\s?(?P<algn>\d+))")
 # A reference right after one of these cites another paper (e.g. "[13]: Eq. (14)", "GPT-2 §2.3").
-FOREIGN = re.compile(r"(\[\d+\]|\bet al\.?|\bof \[)[^.;()]{0,12}$")
+FOREIGN = re.compile(r"(\[\d+\]|\bet al\.?|\bof \[|\.md)[^.;()]{0,12}$")
 
 
 def ref_key(m: re.Match) -> tuple[str, str]:
@@ -370,7 +370,7 @@ def load_paper(pkg: Path) -> Paper:
     metrics = json.loads(mpath.read_text()) if mpath.exists() else None
     spath = DOCS / "structure" / f"{slug}.toml"
     structure = tomllib.loads(spath.read_text(encoding="utf-8")) if spath.exists() else {}
-    title = (h1.group(1).strip() if h1 else (metrics or {}).get("title") or slug)
+    title = (h1.group(1).strip() if h1 else (metrics or {}).get("title") or structure.get("title") or slug)
     short = structure.get("short") or title.split(":")[0]
     files = sorted((p for p in pkg.glob("*.py") if p.name != "__init__.py"),
                    key=lambda p: (FIRST_FILES.index(p.name) if p.name in FIRST_FILES else 99, p.name))
@@ -734,8 +734,14 @@ def copy_static(out: Path) -> None:
     shutil.copyfile(mj.parent / "LICENSE", dst / "LICENSE")
 
 
+# The project's order (the Makefile's ALL_PAPERS): by the papers' history; unknown slugs go last.
+ORDER = ("mcculloch_pitts", "backprop", "resnet", "yolo", "faster_rcnn", "transformer", "bert", "gpt", "vit",
+         "gradcam")
+
+
 def implemented_papers(root: Path = ROOT) -> list[Path]:
-    return sorted(p.parent for p in (root / "papers").glob("*/model.py"))
+    pkgs = [p.parent for p in (root / "papers").glob("*/model.py")]
+    return sorted(pkgs, key=lambda p: (ORDER.index(p.name) if p.name in ORDER else len(ORDER), p.name))
 
 
 def build(out: Path = DEFAULT_OUT, papers: list[str] | None = None) -> list[Path]:
