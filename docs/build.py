@@ -241,6 +241,12 @@ def analyse(src: str):
                 if isinstance(node, ast.ClassDef):
                     walk(node.body, qual + ".")
     walk(tree.body)
+    for node in tree.body:   # module-level constants (VARIANTS, TABLE3, PRESETS ...) get an anchor too
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target] \
+            if isinstance(node, ast.AnnAssign) else []
+        for t in targets:
+            if isinstance(t, ast.Name) and t.id.isupper() and node.lineno not in owners:
+                owners[node.lineno] = (t.id, 0, 0)
     return comments, docstrings, owners, module_doc
 
 
