@@ -180,10 +180,13 @@ def preformat_aligned(text: str) -> str:
     return "\n\n".join(out)
 
 
+_UNDERSCORE = "\ue000"   # docstrings write z_{l-1}, W_i, d_model: underscores are never emphasis here
+
+
 def render_prose(text: str) -> str:
     text, stash = protect_math(text)
-    rendered = _md.render(preformat_aligned(rst_to_md(text)))
-    return restore_math(rendered, stash)
+    rendered = _md.render(preformat_aligned(rst_to_md(text)).replace("_", _UNDERSCORE))
+    return restore_math(rendered.replace(_UNDERSCORE, "_").replace("%EE%80%80", "_"), stash)
 
 
 # -- one source file as annotated sections ------------------------------------------------------------------

@@ -58,6 +58,8 @@ def test_math_is_protected_from_markdown():
     assert r'<span class="math display">\[\sum_i x_i\]</span>' in out
     assert r'<span class="math">\(W^Q\)</span>' in out
     assert "$5 and $6" in out
+    assert "<em>" not in B.render_prose("z'_l = MSA(LN(z_{l-1})) + z_{l-1}, d_model")   # underscores stay
+    assert "<em>two</em>" in B.render_prose("needs *two* synapses")
 
 
 def test_readme_sections_and_symbol_links(tmp_path):
