@@ -79,7 +79,7 @@ def test_committed_reports_agree_with_their_metrics():
 
 # Reports written before verdicts were computed from a declared criterion; each leaves this set when
 # its report is regenerated. Must end empty (issue 10).
-LEGACY_CRITERIA = {"backprop", "resnet", "transformer", "gpt"}
+LEGACY_CRITERIA = {"resnet", "transformer", "gpt"}
 
 
 def test_every_committed_verdict_is_recomputed_from_its_criterion():
