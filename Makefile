@@ -14,7 +14,7 @@ ALL_PAPERS := mcculloch_pitts backprop resnet yolo faster_rcnn transformer bert 
 PAPERS     := $(patsubst papers/%/reproduce.py,%,$(wildcard papers/*/reproduce.py))
 MISSING    := $(filter-out $(PAPERS),$(ALL_PAPERS))
 
-.PHONY: help install test reports docs docs-serve chromium clean-venv $(ALL_PAPERS) $(ALL_PAPERS:=-smoke) $(ALL_PAPERS:=-paper)
+.PHONY: help install test reports docs docs-serve chromium bench clean-venv $(ALL_PAPERS) $(ALL_PAPERS:=-smoke) $(ALL_PAPERS:=-paper)
 
 help:  ## list every target
 	@echo "Quick start:  make <paper>   (reduced-scale reproduction into reproductions/<paper>/)"
@@ -28,6 +28,7 @@ help:  ## list every target
 	@echo "  docs               reading pages: each paper's code beside its annotations -> $(DOCS_OUT)/"
 	@echo "  docs-serve         build the pages and serve them on http://127.0.0.1:$(DOCS_PORT)/"
 	@echo "  chromium           install headless Chromium (Debian package) for the reading-page test"
+	@echo "  bench              ours vs the oracle implementations (step time, MFU) -> reproductions/BENCHMARKS.md"
 	@for p in $(PAPERS); do \
 	  printf "  %-18s %s\n" "$$p" "quick reproduction -> reproductions/$$p/"; \
 	  printf "  %-18s %s\n" "$$p-smoke" "seconds-long smoke run -> runs/$$p/smoke/"; \
@@ -64,6 +65,9 @@ chromium:
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; elif command -v sudo >/dev/null 2>&1; then SUDO=sudo; \
 	  else echo "chromium is missing and this user cannot install it: apt-get install -y chromium" >&2; exit 1; fi; \
 	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+bench: $(STAMP)  ## not part of `make test`; run it on an idle machine
+	$(PY) -m shared.bench --out reproductions/BENCHMARKS.md $(ARGS)
 
 $(PAPERS): %: $(STAMP)
 	$(PY) -m papers.$*.reproduce --preset quick --out reproductions/$* $(DATA_ARG) $(ARGS)

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
@@ -19,7 +20,8 @@ from shared.checkpoint import load_checkpoint
 from shared.device import get_device
 
 from .data import load_tokenizer
-from .model import GPT, from_pretrained, load_config
+from .interop import from_pretrained
+from .model import GPT, load_config
 
 
 def load_run(run_dir: str | Path) -> tuple[GPT, object]:
@@ -58,13 +60,32 @@ def main(argv=None) -> str:
     ap.add_argument("--num-samples", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--device", default="auto")
+    ap.add_argument("--unknown", choices=("error", "drop"), default="error",
+                    help="prompt characters outside the model's vocabulary: an error (default) or left out")
     a = ap.parse_args(argv)
-    if a.temperature <= 0 and not a.greedy:
-        ap.error("--temperature must be > 0 (use --greedy for argmax decoding)")
+    # every number checked before the model is loaded (issue 11, item 8)
+    if not a.greedy and not (math.isfinite(a.temperature) and a.temperature > 0):
+        ap.error(f"--temperature {a.temperature} must be a finite number > 0 (or --greedy for argmax decoding)")
+    if a.top_k < 0:
+        ap.error(f"--top-k {a.top_k} must be >= 0 (0 keeps every token)")
+    if a.max_new_tokens < 0:
+        ap.error(f"--max-new-tokens {a.max_new_tokens} must be >= 0")
+    if a.num_samples < 1:
+        ap.error(f"--num-samples {a.num_samples} must be >= 1")
+    if not 0 <= a.seed < 2 ** 63:
+        ap.error(f"--seed {a.seed} must be >= 0 and < 2**63")
     device = get_device(a.device)
     model, tok = load_run(a.run) if a.run else load_hf(a.hf)
     model.to(device).eval()
-    ids = tok.encode(a.prompt)
+    try:
+        ids = tok.encode(a.prompt)
+    except ValueError:
+        vocab = getattr(tok, "stoi", {})
+        unknown = sorted({c for c in a.prompt if c not in vocab})
+        if a.unknown == "error":
+            ap.error(f"--prompt has characters outside the model's vocabulary: {''.join(unknown)!r}; "
+                     f"--unknown drop leaves them out")
+        ids = tok.encode("".join(c for c in a.prompt if c in vocab))
     if not ids:
         ap.error("--prompt encodes to no tokens; give at least one character")
     gen = torch.Generator(device=device).manual_seed(a.seed)

@@ -117,3 +117,27 @@ def main(argv=None) -> dict:
 
 if __name__ == "__main__":
     main()
+
+
+def bench_cases() -> list:
+    """``make bench`` (``shared.bench``): ResNet-50 against torchvision's ``resnet50`` (v1.5, so ours is built
+    with the v1.5 flag for an equal computation) and CIFAR ResNet-20 against the same net built from
+    torchvision's ``BasicBlock``; SGD with momentum, as §3.4/§4.2. bf16 runs both in channels_last."""
+    import torchvision
+
+    from shared.bench import Case
+
+    torch.manual_seed(0)
+    cases = []
+    for name, ours, theirs, oracle, x, y, iters in (
+            ("ResNet-50, 224 x 224, batch 4", resnet(50, stride_on_3x3=True), torchvision.models.resnet50(weights=None),
+             "torchvision resnet50", torch.randn(4, 3, 224, 224), torch.randint(0, 1000, (4,)), 2),
+            ("CIFAR ResNet-20, batch 128", cifar_resnet(20), TorchvisionCifarResNet(20),
+             "torchvision BasicBlock ResNet-20", torch.randn(128, 3, 32, 32), torch.randint(0, 10, (128,)), 3)):
+        cases.append(Case(
+            paper="resnet", name=name, oracle=oracle, ours=ours, theirs=theirs, inputs=(x,),
+            forward_ours=lambda m, inp: m(inp[0]), forward_theirs=lambda m, inp: m(inp[0]),
+            loss=lambda out, y=y: F.cross_entropy(out.float(), y),
+            optimizer=lambda p: torch.optim.SGD(p, lr=0.01, momentum=0.9, weight_decay=1e-4), iters=iters,
+            channels_last=True))
+    return cases

@@ -81,3 +81,24 @@ def main(argv=None):
 
 if __name__ == "__main__":
     main()
+
+
+def bench_cases() -> list:
+    """``make bench`` (``shared.bench``): our Transformer against ``torch.nn.Transformer`` of the same size
+    (d_model 256, 3 + 3 layers, 4 heads, d_ff 1024, vocabulary 8,000, batch 64 x 24 tokens), Adam as §5.3."""
+    from shared.bench import Case
+
+    torch.manual_seed(0)
+    V, d, N, h, d_ff, B, T = 8000, 256, 3, 4, 1024, 64, 24
+    ours = Transformer(TransformerConfig(vocab_size=V, N=N, d_model=d, d_ff=d_ff, h=h, P_drop=0.0, final_norm=True,
+                                         max_len=512))
+    ref = TorchSeq2Seq(V, d, h, N, d_ff)
+    src = torch.randint(4, V, (B, T))
+    tgt = torch.randint(4, V, (B, T + 1))
+    return [Case(
+        paper="transformer", name=f"d_model {d}, {N}+{N} layers, batch {B} x {T}", oracle="torch nn.Transformer",
+        ours=ours, theirs=ref, inputs=(src, tgt[:, :-1]), forward_ours=lambda m, inp: m(*inp),
+        forward_theirs=lambda m, inp: m(*inp), loss=lambda out: label_smoothed_nll(out.float(), tgt[:, 1:], 0.1)[0],
+        optimizer=lambda p: torch.optim.Adam(p, lr=1e-4, betas=(0.9, 0.98), eps=1e-9), iters=3,
+        note="nn.Transformer's inference fast path (nested tensors) runs in fp32; it fails under bf16 autocast "
+             "on the CPU, so bf16 inference runs without it.")]

@@ -1,7 +1,7 @@
 """Equivalence with Hugging Face's OpenAIGPTLMHeadModel (GPT-1) and GPT2LMHeadModel (GPT-2), random weights.
 
-HF's randomly initialised weights are ported into ours through the key map in ``papers/gpt/model.py``
-(``from_hf_state_dict``); logits, gradients of every parameter, and 20 greedily generated tokens must agree.
+HF's randomly initialised weights are ported into ours through the key map
+(``papers/gpt/interop.py``, ``from_hf_state_dict``); logits, gradients of every parameter, and 20 greedily generated tokens must agree.
 """
 import pytest
 import torch
@@ -9,7 +9,7 @@ import torch
 import transformers  # oracle: a test dependency (pip install -e ".[test]"); never skipped
 from transformers import GPT2Config, GPT2LMHeadModel, OpenAIGPTConfig, OpenAIGPTLMHeadModel  # noqa: E402
 
-from papers.gpt.model import from_hf, from_hf_state_dict, from_pretrained  # noqa: E402
+from papers.gpt.interop import from_hf, from_hf_state_dict, from_pretrained  # noqa: E402
 
 V, CTX = 101, 48
 

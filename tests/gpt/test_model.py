@@ -31,6 +31,7 @@ def test_variant_specifications():
     assert not g1.pre_ln and not g1.final_ln and g1.tie_weights and g1.init_std == 0.02 and g1.dropout == 0.1
     assert (g2.n_ctx, g2.vocab_size, g2.pre_ln, g2.final_ln, g2.scaled_residual_init) == (1024, 50257, True, True, True)
     assert (cpu.n_layer, cpu.n_head, cpu.d_model, cpu.n_ctx, cpu.dropout) == (4, 4, 128, 64, 0.0)
+    assert cpu.activation == "gelu" and g1.activation == "gelu_tanh"  # nanoGPT: nn.GELU(); OpenAI's code: tanh form
     assert count_params(VARIANTS["nanogpt-cpu"]) == 804_096  # ~0.80M; nanoGPT prints 0.80M for this run
 
 
@@ -140,3 +141,72 @@ def test_classifier_uses_extract_token_and_ignores_padding():
     assert torch.allclose(la, lb, atol=1e-6)                       # Eq. (3) on h_l^m, padding after it is invisible
     expect = clf.W_y(gpt.hidden(a)[:, 4])
     assert torch.allclose(la, expect, atol=1e-6)
+
+
+# -- train mode: §4.1 "residual, embedding, and attention dropouts with a rate of 0.1" (here p = 0.5) --------
+
+def test_embedding_dropout_is_applied_to_the_sum_of_embeddings():
+    # h_0 = dropout(U W_e + W_p), Eq. (2), before the first block: the first random draw of a forward pass
+    torch.manual_seed(0)
+    m = GPT(tiny(dropout=0.5)).train()
+    x = torch.randint(0, 31, (4, 12))
+    seen = []
+    m.transformer.h[0].register_forward_pre_hook(lambda mod, args: seen.append(args[0].detach()))
+    torch.manual_seed(1)
+    m(x)
+    with torch.no_grad():
+        emb = m.transformer.wte(x) + m.transformer.wpe(torch.arange(12))
+    torch.manual_seed(1)
+    assert torch.equal(seen[0], torch.nn.functional.dropout(emb, 0.5, training=True))
+    m.eval()
+    m(x)
+    assert torch.allclose(seen[1], emb)                                 # no dropout in eval mode
+
+
+@pytest.mark.parametrize("pre_ln", [False, True])
+def test_residual_dropout_is_the_last_op_of_each_sublayer(pre_ln):
+    # dropout on each sub-layer's output before it is added to the residual stream: exact zeros in a
+    # fraction p of the attention and MLP outputs in train mode, none in eval mode
+    torch.manual_seed(0)
+    m = GPT(tiny(dropout=0.5, pre_ln=pre_ln, final_ln=pre_ln)).train()
+    x = torch.randint(0, 31, (8, 16))
+    outs = {}
+    for name in ("attn", "mlp"):
+        for i, blk in enumerate(m.transformer.h):
+            getattr(blk, name).register_forward_hook(lambda mod, a, o, k=f"{name}{i}": outs.__setitem__(k, o.detach()))
+    m(x)
+    for k, o in outs.items():
+        assert 0.42 < (o == 0).float().mean().item() < 0.58, k
+    m.eval()
+    m(x)
+    for k, o in outs.items():
+        assert (o == 0).float().mean().item() < 0.01, k
+
+
+def test_attention_dropout_reaches_the_attention_weights(monkeypatch):
+    torch.manual_seed(0)
+    m = GPT(tiny(dropout=0.5))
+    seen = []
+    sdpa = torch.nn.functional.scaled_dot_product_attention
+
+    def spy(*args, **kw):
+        seen.append(kw.get("dropout_p", 0.0))
+        return sdpa(*args, **kw)
+    monkeypatch.setattr(torch.nn.functional, "scaled_dot_product_attention", spy)
+    x = torch.randint(0, 31, (2, 8))
+    m.train()(x)
+    m.eval()(x)
+    assert seen == [0.5, 0.5, 0.0, 0.0]                                 # one call per layer
+
+
+def test_classifier_dropout_before_W_y():
+    # §4.1 "we add dropout to the classifier with a rate of 0.1" (here 0.5): on h_l^m, the input of W_y
+    torch.manual_seed(0)
+    clf = GPTClassifier(GPT(tiny()), n_classes=3, clf_dropout=0.5).train()
+    seen = []
+    clf.W_y.register_forward_pre_hook(lambda mod, args: seen.append(args[0].detach()))
+    idx = torch.randint(0, 31, (64, 6))
+    clf(idx, torch.full((64,), 5))
+    assert 0.4 < (seen[0] == 0).float().mean().item() < 0.6
+    clf.eval()(idx, torch.full((64,), 5))
+    assert (seen[1] == 0).float().mean().item() == 0
