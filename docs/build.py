@@ -548,8 +548,9 @@ def fmt(v) -> str:
     return str(v)
 
 
-def claims_table(paper: Paper) -> str:
-    m = paper.metrics
+def claims_table(paper: Paper, m: dict | None = None, sub: str = "") -> str:
+    """The claims of ``reproductions/<slug>/<sub>metrics.json`` (the quick report, or ``paper/``'s)."""
+    m = paper.metrics if m is None else m
     if not m:
         return '<p class="none">No committed report yet (<code>reproductions/' + paper.slug + "/</code>).</p>"
     rows = []
@@ -574,7 +575,7 @@ def claims_table(paper: Paper) -> str:
     if env.get("commit"):
         meta.append(f'commit <code>{html.escape(str(env["commit"])[:12])}</code>')
     note = f'<p class="data-note">{html.escape(m["data_note"])}</p>' if m.get("data_note") else ""
-    return (f'<p class="run-meta">From <code>reproductions/{paper.slug}/metrics.json</code>: '
+    return (f'<p class="run-meta">From <code>reproductions/{paper.slug}/{sub}metrics.json</code>: '
             + " · ".join(meta) + f"</p>{note}"
             '<div class="table-wrap"><table class="claims"><colgroup><col style="width:15%"><col style="width:27%">'
             '<col style="width:11%"><col style="width:11%"><col style="width:16%"><col style="width:20%"></colgroup>'
@@ -583,14 +584,15 @@ def claims_table(paper: Paper) -> str:
             + "".join(rows) + "</tbody></table></div>")
 
 
-def figures(paper: Paper, out: Path) -> str:
-    m = paper.metrics or {}
+def figures(paper: Paper, out: Path, m: dict | None = None, sub: str = "") -> str:
+    m = (paper.metrics if m is None else m) or {}
     figs = m.get("figures") or []
     items = []
     for f in figs:
         name = f.get("file") if isinstance(f, dict) else str(f)
         cap = f.get("caption", "") if isinstance(f, dict) else ""
-        srcf = ROOT / "reproductions" / paper.slug / name
+        srcf = ROOT / "reproductions" / paper.slug / sub / name
+        name = sub + name
         if not srcf.is_file():
             continue
         dst = out / paper.slug / "figures" / name
@@ -662,6 +664,12 @@ def render_paper_page(paper: Paper, out: Path) -> str:
         if paper.summary else ""
     claims = cite(claims_table(paper), "claims", "claims table")
     figs = cite(figures(paper, out), "claims", "figures")
+    gpu = ROOT / "reproductions" / paper.slug / "paper" / "metrics.json"   # a paper-preset run (DESIGN "GPU runs")
+    if gpu.is_file():
+        pm = json.loads(gpu.read_text())
+        figs += ('<h3 id="paper-preset">The paper preset</h3>'
+                 + cite(claims_table(paper, pm, "paper/"), "paper-preset", "paper-preset claims")
+                 + cite(figures(paper, out, pm, "paper/"), "paper-preset", "paper-preset figures"))
     cmap_html = md(cmap, "code-map", "paper → code map") if cmap else \
         '<p class="none">The README has no paper → code map.</p>'
     devs_html = md(devs, "deviations", "deviations") if devs else \
