@@ -515,7 +515,7 @@ def readme_section(readme: str, *names: str) -> str:
     return ""
 
 
-def fix_readme_links(fragment: str, paper: Paper) -> str:
+def fix_readme_links(fragment: str, paper: Paper, out: Path | None = None) -> str:
     """Relative links of a package README point into the repository: send those we have pages for to the
     pages (a module -> its page, the report -> the claims above); others become plain text."""
     pkg = (ROOT / "papers" / paper.slug).resolve()
@@ -530,7 +530,21 @@ def fix_readme_links(fragment: str, paper: Paper) -> str:
         if target.is_relative_to((ROOT / "reproductions" / paper.slug).resolve()):
             return f'<a href="index.html#claims">{inner}</a>'
         return f'<span class="path" title="{html.escape(href)}">{inner}</span>'
-    return re.sub(r'<a href="([^"]*)">(.*?)</a>', sub, fragment, flags=re.S)
+    fragment = re.sub(r'<a href="([^"]*)">(.*?)</a>', sub, fragment, flags=re.S)
+
+    def img(m):   # an image of the README: copied beside the page when it is a file of the repository
+        src = html.unescape(m.group(1))
+        if re.match(r"[a-z]+:", src):
+            return m.group(0)
+        target = (pkg / src).resolve()
+        if out is None or not target.is_file() or not target.is_relative_to(ROOT.resolve()):
+            return f'<span class="path">[{html.escape(target.name)}]</span>'
+        name = "readme-" + target.name
+        dst = out / paper.slug / "figures" / name
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(target, dst)
+        return f'<img src="figures/{html.escape(name)}"{m.group(2)}>'
+    return re.sub(r'<img src="([^"]*)"([^>]*)>', img, fragment)
 
 
 def verdict_badge(v: str) -> str:
@@ -658,7 +672,7 @@ def render_paper_page(paper: Paper, out: Path) -> str:
         return out
 
     def md(text, anchor, label):
-        frag = fix_readme_links(render_prose(text), paper)
+        frag = fix_readme_links(render_prose(text), paper, out)
         return cite(link_symbols(frag, paper), anchor, label)
     summary = f'<p class="summary">{cite(html.escape(paper.summary), "top", "summary")}</p>' \
         if paper.summary else ""

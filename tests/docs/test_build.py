@@ -70,3 +70,16 @@ def test_readme_sections_and_symbol_links(tmp_path):
     paper.symbols = {"Block.forward": "model.html#Block.forward"}
     html = B.link_symbols(B.render_prose(B.readme_section(readme, "Paper → code")), paper)
     assert '<a class="sym" href="model.html#Block.forward"><code>Block.forward</code></a>' in html
+
+
+def test_readme_links_point_at_pages_or_become_text(tmp_path):
+    paper = B.load_paper(B.ROOT / "papers" / "resnet")
+    html = B.fix_readme_links(B.render_prose(
+        "[m](model.py) [r](../../reproductions/resnet/README.md) [t](../../tests/resnet/test_model.py) "
+        "[w](https://arxiv.org/abs/1512.03385) ![f](../../reproductions/resnet/fig6.png) ![g](missing.png)"),
+        paper, tmp_path)
+    assert '<a href="model.html">m</a>' in html and '<a href="index.html#claims">r</a>' in html
+    assert '<span class="path" title="../../tests/resnet/test_model.py">t</span>' in html
+    assert '<a href="https://arxiv.org/abs/1512.03385">w</a>' in html
+    assert '<img src="figures/readme-fig6.png" alt="f" />' in html and (tmp_path / "resnet/figures/readme-fig6.png").is_file()
+    assert "<span class=\"path\">[missing.png]</span>" in html and "missing.png\"" not in html
