@@ -460,9 +460,15 @@ def render_code_page(paper: Paper, py: Path) -> tuple[str, bool]:
         label = f"{py.name} · " + (s.anchor or ("module docstring" if k == 0 else f"line {s.start}"))
         for key in dict.fromkeys(found):
             paper.cited[key].append((f"{name}#{anchor}", label))
-        if k == 0:   # the file's title heads the first section (the module docstring)
+        if k == 0:   # the file's title heads the first section (the module docstring), with its contents
+            tops = [x.anchor for x in sections if x.anchor and "." not in x.anchor] + \
+                   [q for x in sections for q in x.anchors.values() if "." not in q]
+            order = {q: i for i, q in enumerate(qual for qual, *_ in analyse(src)[2].values())}
+            tops = sorted(dict.fromkeys(tops), key=lambda q: order.get(q, 0))
+            contents = ('<p class="contents">' + " · ".join(
+                f'<a href="#{html.escape(q)}">{html.escape(q)}</a>' for q in tops) + "</p>") if tops else ""
             heading = (f'<h1>{html.escape(py.name)}</h1><p class="sub">{html.escape(paper.title)} · '
-                       f'<a href="index.html">paper page</a></p>') + heading
+                       f'<a href="index.html">paper page</a></p>{contents}') + heading
         code = "\n".join(code_html)
         rows.append(f'<section class="sec{" first" if k == 0 else ""}" id="{html.escape(anchor)}">'
                     f'<div class="docs">{heading}{prose}{notes}'
