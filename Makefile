@@ -5,7 +5,9 @@ PY         := $(VENV)/bin/python
 STAMP      := $(VENV)/.installed
 # Real data beside the repo (the team's ../shared/data) is used when present; see README "Data".
 DATA_DIR   ?= $(firstword $(wildcard ../shared/data))
-DATA_ARG   := $(if $(DATA_DIR),--data-dir $(DATA_DIR),)
+# Quoted: a DATA_DIR with spaces stays one argument. ARGS is split like a shell command line, so a
+# value with spaces is quoted inside it: make gpt ARGS="--set 'corpus=/my books/all.txt'"
+DATA_ARG   := $(if $(DATA_DIR),--data-dir "$(DATA_DIR)",)
 ARGS       ?=
 DOCS_OUT   ?= build/docs
 DOCS_PORT  ?= 8000

@@ -77,6 +77,9 @@ def error_line(exc: BaseException) -> tuple[str, int]:
     if isinstance(exc, UserError):
         text = " ".join(str(exc).split())  # one line, whatever the message
         return f"error: {text}", 2
+    if isinstance(exc, torch.OutOfMemoryError):
+        return ("error: the device ran out of memory; lower --set batch_size (or raise grad_accum), or use a "
+                "smaller model"), 2
     return None, 1
 
 
@@ -96,10 +99,10 @@ def entry(main, argv=None):
     SIGINT outside the training loop exits 130. ``--debug`` or ``PAPERS_DEBUG=1`` re-raises."""
     try:
         return main(argv)
-    except (UserError, KeyboardInterrupt) as e:
-        if _debug(argv):
-            raise
+    except (Exception, KeyboardInterrupt) as e:
         line, code = error_line(e)
+        if line is None or _debug(argv):
+            raise
         print(f"{line}  (--debug or {DEBUG_ENV}=1 shows the traceback)" if code == 2 else line, file=sys.stderr)
         raise SystemExit(code) from None
 
@@ -169,8 +172,10 @@ class Run:
         # --out and --resume are checked before anything is written; a reused run folder is cleared
         self.folder = runfolder.prepare(self.out, slug, args.preset, args.seed, dataclasses.asdict(cfg),
                                         resume=args.resume, overwrite=args.overwrite,
-                                        may_change=getattr(type(cfg), "RESUME_MAY_CHANGE", None),
-                                        clear=self.dist.is_main)
+                                        may_change=getattr(type(cfg), "RESUME_MAY_CHANGE", None))
+        distributed.barrier()  # every rank has checked before the main one clears
+        if self.dist.is_main:
+            runfolder.clear(self.out, self.folder)
         distributed.barrier()
         checkpoint.set_run({"paper": slug, "seed": args.seed, "preset": args.preset, "config": dataclasses.asdict(cfg)})
         checkpoint.RESUMED.clear()

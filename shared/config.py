@@ -262,7 +262,8 @@ def _check(key: str, value, rng: Range) -> None:
             continue
         if not rng.ok(v) or (rng.integer and isinstance(v, float) and not float(v).is_integer()):
             what = f" ({rng.what})" if rng.what else ""
-            raise ConfigError(f"config key {key!r} = {v!r} is out of range{what}: it must be {rng.describe()}; "
+            bad = "is not an allowed value" if rng.choices is not None else "is out of range"
+            raise ConfigError(f"config key {key!r} = {v!r} {bad}{what}: it must be {rng.describe()}; "
                               f"fix: {_fix(key, rng)}")
 
 

@@ -43,7 +43,7 @@ class Prepared:
     resuming: bool = False
     checkpoints: list[Path] = field(default_factory=list)
     changes: dict[str, tuple] = field(default_factory=dict)   # key -> (old, new), allowed by the paper
-    cleared: list[str] = field(default_factory=list)          # names removed from a reused run folder
+    stale: list[str] = field(default_factory=list)            # what a fresh run clears (:func:`clear`)
     notes: list[str] = field(default_factory=list)
 
 
@@ -95,9 +95,9 @@ def _listing(out: Path, n: int = 4) -> str:
 
 
 def prepare(out: str | os.PathLike, slug: str, preset: str, seed: int, config: dict, *, resume: bool = False,
-            overwrite: bool = False, may_change: dict | None = None, clear: bool = True) -> Prepared:
-    """Check ``out`` for a run of ``slug`` (see the module docstring); clear it for a fresh run
-    (when ``clear``: the main process). Raises before anything is written."""
+            overwrite: bool = False, may_change: dict | None = None) -> Prepared:
+    """Check ``out`` for a run of ``slug`` (see the module docstring) without changing anything;
+    ``Prepared.stale`` lists what :func:`clear` removes for a fresh run."""
     out = Path(out)
     may_change = may_change or {}
     if resume and overwrite:
@@ -109,6 +109,8 @@ def prepare(out: str | os.PathLike, slug: str, preset: str, seed: int, config: d
                              f"figures into --out, so give a run folder such as runs/{slug}/{preset}")
     if not out.exists():
         parent = next((p for p in out.absolute().parents if p.exists()), None)
+        if parent is not None and not parent.is_dir():
+            raise RunFolderError(f"--out {out} cannot be created: {parent} is a file; give another folder")
         if parent is not None and not os.access(parent, os.W_OK | os.X_OK):
             raise RunFolderError(f"--out {out} cannot be created: {parent} is not writable; give another folder")
         if resume:
@@ -149,11 +151,18 @@ def prepare(out: str | os.PathLike, slug: str, preset: str, seed: int, config: d
               f"first), so there is nothing to resume; the run starts from the beginning", file=sys.stderr)
         prep.notes.append("--resume did not apply: the run folder held no checkpoint, so everything was run "
                           "from the beginning.")
-    if clear:
-        for p in sorted(out.iterdir()):
-            prep.cleared.append(p.name)
-            shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
+    prep.stale = sorted(p.name for p in out.iterdir())
     return prep
+
+
+def clear(out: str | os.PathLike, prep: Prepared) -> None:
+    """Remove an earlier run's artifacts (``prep.stale``) from a run folder, for a fresh run."""
+    for name in prep.stale:
+        p = Path(out) / name
+        if p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p)
+        elif p.exists() or p.is_symlink():
+            p.unlink()
 
 
 def _check_resume(out: Path, slug: str, seed: int, config: dict, ckpts: list[Path], m: dict,

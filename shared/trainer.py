@@ -38,11 +38,11 @@ from tqdm.auto import tqdm
 from . import distributed, precision
 from . import checkpoint as ckpt
 from .checkpoint import load_checkpoint, save_checkpoint
-from .errors import CheckpointError, ConfigError, ResumeMismatch
+from .errors import ConfigError, ResumeMismatch, UserError
 from .seed import get_rng_state, set_rng_state, worker_init_fn
 
 
-class TrainingDiverged(RuntimeError):
+class TrainingDiverged(UserError, RuntimeError):
     """The loss became NaN or infinite."""
 
 

@@ -18,6 +18,29 @@ from pathlib import Path
 
 import numpy as np
 
+class _ArraysOnly(pickle.Unpickler):
+    """Unpickles numpy arrays, dicts, lists and scalars only: a pickle given by path (unchecksummed,
+    e.g. ``--set data_path=...``) cannot run code."""
+    ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+               ("numpy", "ndarray"), ("numpy", "dtype"), ("numpy.core.multiarray", "scalar"),
+               ("numpy._core.multiarray", "scalar"), ("_codecs", "encode")}
+
+    def find_class(self, module, name):
+        if (module, name) in self.ALLOWED:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"{module}.{name}")
+
+
+def safe_unpickle(blob: bytes, source="") -> object:
+    """``pickle.loads`` restricted to numpy arrays and plain python data (CIFAR-10's python batches)."""
+    try:
+        return _ArraysOnly(io.BytesIO(blob), encoding="bytes").load()
+    except pickle.UnpicklingError as e:
+        from .registry import DataError
+        raise DataError(f"{source} holds python objects other than arrays and plain data ({e}); it is not the "
+                        f"CIFAR-10 python batches and is not loaded (it could run code)") from None
+
+
 IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp")
 
 
@@ -85,7 +108,7 @@ def read_cifar_batches(path, split: str = "train") -> tuple[np.ndarray, np.ndarr
             blobs.append(hits[0].read_bytes())
     xs, ys = [], []
     for b in blobs:
-        d = pickle.loads(b, encoding="bytes")  # the official format is a pickle of arrays and lists
+        d = safe_unpickle(b, path)  # the official format is a pickle of arrays and lists; nothing else is loaded
         xs.append(np.asarray(d[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1))
         ys.append(np.asarray(d[b"labels"], dtype=np.int64))
     return np.concatenate(xs), np.concatenate(ys)

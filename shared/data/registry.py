@@ -21,8 +21,10 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from ..errors import UserError
 
-class DataError(RuntimeError):
+
+class DataError(UserError, RuntimeError):
     """A dataset file is missing, cannot be fetched or fails its checksum."""
 
 
@@ -182,13 +184,15 @@ def hash_file(path: Path, algo: str = "sha256") -> str:
 def verify(path: Path, f: DataFile) -> str:
     """Check ``path`` against ``f``'s checksum; return its sha256. Raises on a mismatch."""
     sha = hash_file(path)
+    # "fetch it again" only where there is somewhere to fetch it from
+    again = "fetch it again" if f.urls else "put the right copy in its place (it has no public URL)"
     if f.sha256 and sha != f.sha256:
         raise DataError(f"{path} fails its checksum (sha256 {sha}, expected {f.sha256}): the file is corrupt "
-                        f"or a different version. Delete it and fetch it again.")
+                        f"or a different version. Delete it and {again}.")
     if f.md5 and not f.sha256:
         md5 = hash_file(path, "md5")
         if md5 != f.md5:
-            raise DataError(f"{path} fails its checksum (md5 {md5}, expected {f.md5}): delete it and fetch it again.")
+            raise DataError(f"{path} fails its checksum (md5 {md5}, expected {f.md5}): delete it and {again}.")
     return sha
 
 
@@ -239,6 +243,19 @@ def available(name: str, path: str, data_dir=None) -> bool:
     return find(name, path, data_dir) is not None
 
 
+def all_or_none(name: str, paths, data_dir=None) -> bool:
+    """Before any work: True when every one of ``paths`` is present locally, False when none is (the
+    paper falls back to its embedded default); a partial set is a :class:`DataError` naming what is
+    missing, so a run never fails on its last file after hours of training."""
+    here = [p for p in paths if find(name, p, data_dir) is not None]
+    if len(here) == len(paths) or not here:
+        return bool(here)
+    missing = [p for p in paths if p not in here]
+    f = file_spec(name, missing[0], data_dir)
+    raise DataError(f"{name}/{here[0]} is present but {', '.join(f'{name}/{m}' for m in missing)} is missing: "
+                    + _missing_message(name, f, data_dir, "the run needs it"))
+
+
 def _missing_message(name: str, f: DataFile, data_dir, reason: str) -> str:
     looked = ", ".join(str(r / name / f.path) for r in roots(data_dir))
     check = f"sha256 {f.sha256}" if f.sha256 else f"md5 {f.md5}" if f.md5 else "no checksum"
@@ -254,8 +271,22 @@ def _missing_message(name: str, f: DataFile, data_dir, reason: str) -> str:
 
 
 def _download(f: DataFile, target: Path) -> None:
-    """Download to a temporary file beside ``target``, verify, then rename."""
+    """Download to a temporary file beside ``target``, verify, then rename. A failure leaves no
+    file and no folder that was not there before."""
+    made = [p for p in (target.parent, *target.parent.parents) if not p.exists()]
     target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        _download_into(f, target)
+    except BaseException:
+        for p in made:  # deepest first
+            try:
+                p.rmdir()
+            except OSError:
+                break
+        raise
+
+
+def _download_into(f: DataFile, target: Path) -> None:
     last = None
     for url in f.urls:
         fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".part")
@@ -291,7 +322,7 @@ def fetch(name: str, data_dir=None, download: bool = True) -> list[Path]:
                         f"{roots(data_dir)[0] / name}")
     out = []
     for f in s.files:
-        if f.path in s.optional and not f.urls:
-            continue
+        if f.path in s.optional and (not f.urls or not download) and find(name, f.path, data_dir) is None:
+            continue  # an optional file: fetched when it has a URL, verified when present, else skipped
         out.append(require(name, f.path, data_dir, download))
     return out
