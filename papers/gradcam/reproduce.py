@@ -431,15 +431,17 @@ def run_quick(run: Run, cfg: Config):
         criterion=compare(gc_err, bp_err, expect="<", paired=True, labels=("Grad-CAM", "Backprop")),
         note="same FC network and classification for both; the paper's Backprop cell is UNCONFIRMED "
              "(PAPER_FACTS §10)"))
+    cam_box = loc("cam", "box_acc")
     claims.append(claim(
         id="loc-comparable-to-cam", source="§4.1, Table 1",
         statement="Grad-CAM on the unmodified network localises about as well as CAM, which needs the GAP "
                   "architecture (top-1 loc. error 56.51 vs 57.20)",
-        metric="top-1 localisation error, %", paper="56.51 vs 57.20",
-        ours=f"{mean(pct(gc_err)):.1f} vs {mean(pct(cam_err)):.1f}",
-        criterion=equivalent(pct(gc_err), pct(cam_err), margin=5.0, paired=True, labels=("Grad-CAM", "CAM")),
-        note="FC network (Grad-CAM) vs the GAP network (CAM), same seeds; 'about as well' written down as within "
-             "5 points"))
+        metric="box accuracy given the true class (GT-known), %", paper="56.51 vs 57.20",
+        ours=f"{mean(pct(gc_box)):.1f} vs {mean(pct(cam_box)):.1f} (top-1 loc. err {mean(pct(gc_err)):.1f} vs "
+             f"{mean(pct(cam_err)):.1f})",
+        criterion=equivalent(pct(gc_box), pct(cam_box), margin=5.0, paired=True, labels=("Grad-CAM", "CAM")),
+        note="FC network (Grad-CAM) vs the GAP network (CAM), same seeds; scored given the true class so that the "
+             "GAP net's classification (next claim) does not enter; 'about as well' written down as within 5 points"))
     cls_fc, cls_gap = col(lambda r: r["cls_err"]["fc"]), col(lambda r: r["cls_err"]["gap"])
     claims.append(claim(
         id="cam-architecture-costs-accuracy", source="§4.1",
