@@ -102,7 +102,8 @@ def build_explained(name: str, weights: str | Path | dict | None = None, image_s
         if sd:
             kw["num_classes"] = sd["head.weight"].shape[0]
             if "patch_embedding.proj.weight" in sd and name != "r50-vit-b16":
-                P = vit.build(name).cfg.patch_size
+                with torch.device("meta"):                               # read P without building weights
+                    P = vit.build(name).cfg.patch_size
                 kw["in_channels"] = sd["patch_embedding.proj.weight"].shape[1] // (P * P)
         model = vit.build(name, **kw)
         if sd:
