@@ -27,7 +27,7 @@ import torch
 
 from .profiling import count_flops
 
-PAPERS_WITH_ORACLES = ("gpt", "resnet", "transformer")
+PAPERS_WITH_ORACLES = ("gpt", "resnet", "transformer", "yolo")
 MODES = ("fp32", "bf16")
 
 
@@ -168,7 +168,8 @@ def render(rows: list[dict], peaks: dict, env: dict, cases: list[Case], seconds:
            "in the same run and dtype. Ratio < 1: ours is faster.", "",
            f"Machine: {env['cpu']}, {env['cores']} cores, {env['threads']} torch threads, torch {env['torch']}, "
            f"native bf16 units: {'yes' if env['native_bf16'] else 'no'}. Matmul peak (2048 x 2048): "
-           f"fp32 {peaks['fp32'] / 1e9:.0f} GFLOP/s, bf16 {peaks['bf16'] / 1e9:.0f} GFLOP/s. Whole run {seconds:.0f} s.",
+           f"fp32 {peaks['fp32'] / 1e9:.0f} GFLOP/s, bf16 {peaks['bf16'] / 1e9:.0f} GFLOP/s. Whole run {seconds:.0f} s; "
+           f"1-minute load average at the start {env['load_before'] or 0:.2f}.",
            ""]
     if shared_note:
         out += [shared_note, ""]

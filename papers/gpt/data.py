@@ -148,6 +148,24 @@ class LMWindows(Dataset):
         return chunk[:-1], chunk[1:]
 
 
+class RandomWindows(LMWindows):
+    """nanoGPT's ``get_batch``: windows starting at uniformly random positions, drawn with replacement.
+
+    The ``num_samples`` start positions are drawn once from ``seed``, so item ``i`` is fixed and a resumed run
+    sees the same windows; any order of the items is again an i.i.d. uniform sequence."""
+
+    def __init__(self, tokens: torch.Tensor, n_ctx: int, num_samples: int, seed: int = 0):
+        super().__init__(tokens, n_ctx)
+        g = torch.Generator().manual_seed(seed)
+        self.starts = torch.randint(len(tokens) - n_ctx, (num_samples,), generator=g)
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    def __getitem__(self, i: int):
+        return super().__getitem__(int(self.starts[i]))
+
+
 def eval_windows(tokens: torch.Tensor, n_ctx: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Non-overlapping windows that cover the whole split once: (x, y), each [N, n_ctx]."""
     n = (len(tokens) - 1) // n_ctx

@@ -24,12 +24,13 @@ from pathlib import Path
 import torch
 
 from shared.cli import Run
+from shared.config import ConfigError
 from shared.data import read_text, registry
 from shared.report import claim, compare, equivalent, not_comparable, target
 from shared.trainer import Trainer
 
 from . import plots
-from .data import (ClassificationSet, LMWindows, TREC_CLASSES, build_tokenizer, collate_classification,
+from .data import (ClassificationSet, LMWindows, RandomWindows, TREC_CLASSES, build_tokenizer, collate_classification,
                    default_corpus, default_questions, eval_windows, read_sst2, read_trec, split_corpus)
 from .loss import LAMBDA, clf_loss, combined_loss, lm_loss
 from .model import GPT, GPTClassifier, GPTConfig, gpt1_config, nanogpt_cpu_config, save_config
@@ -55,6 +56,7 @@ class Config:
     anchor: str = "nanogpt-cpu"      # whose pre-training number is claimed: nanoGPT's CPU run, or GPT-1 §4.1
     # -- pre-training optimisation (nanoGPT config/train_shakespeare_char.py + its README's CPU command) --
     batch_size: int = 12
+    sampling: str = "random"         # "random": windows drawn with replacement (nanoGPT's get_batch); "epoch": each once
     max_steps: int = 2000
     epochs: float = 0.0              # > 0: max_steps = epochs over the training tokens (§4.1: 100 epochs)
     lr: float = 1e-3
@@ -90,6 +92,10 @@ class Config:
     ft_eval_every: int = 150
     aux_margin: float = 2.0          # accuracy points within which "the aux LM brings no gain" holds (fixed in advance)
 
+    def validate(self) -> None:
+        """Called by shared.config.validate before the run writes anything (one-line errors, issue 11)."""
+        check_config(self)
+
 
 PRESETS = {
     "smoke": Config(model=nanogpt_cpu_config(n_layer=2, n_head=2, d_model=32, d_ff=128, n_ctx=32),
@@ -100,7 +106,7 @@ PRESETS = {
     # cosine to 0, 100 epochs of 64 x 512 tokens, L2 0.01, BPE with 40,000 merges; fine-tuning 6.25e-5,
     # batch 32, 3 epochs, warm-up 0.2%, lambda 0.5, classifier dropout 0.1; SST-2 is Table 4's small task.
     "paper": Config(model=gpt1_config(), anchor="gpt1", tokenizer="bpe", bpe_merges=40000, batch_size=64,
-                    epochs=100.0, lr=2.5e-4, min_lr=0.0, warmup_steps=2000, warmup_from_zero=True,
+                    epochs=100.0, sampling="epoch", lr=2.5e-4, min_lr=0.0, warmup_steps=2000, warmup_from_zero=True,
                     weight_decay=0.01, beta2=0.999,
                     eval_every=1000, eval_batches=50, sample_tokens=200, task="sst2", ft_lr=6.25e-5,
                     ft_weight_decay=0.01, ft_beta2=0.999, ft_eval_every=200),
@@ -196,10 +202,27 @@ def check_config(cfg: Config) -> None:
     bad = [r for r in cfg.ft_runs if r not in FT_RUNS]
     if bad:
         raise ValueError(f"unknown fine-tuning run(s) {bad}; --set ft_runs= takes a comma list of {', '.join(FT_RUNS)}")
+    if cfg.sampling not in ("epoch", "random"):
+        raise ValueError(f"--set sampling={cfg.sampling!r}: expected epoch or random")
     if cfg.anchor not in ANCHORS:
         raise ValueError(f"--set anchor={cfg.anchor!r}: expected one of {', '.join(ANCHORS)}")
     if cfg.task != "none" and cfg.ft_seeds < 3:
         raise ValueError(f"--set ft_seeds={cfg.ft_seeds}: the comparative claims need >= 3 seeds per arm")
+
+
+def check_data(cfg: Config, run: Run) -> None:
+    """Every file the run will read is located before pre-training, not after it (issue 11)."""
+    if cfg.tokenizer not in ("char", "bpe"):
+        raise ConfigError(f"config key 'tokenizer' = {cfg.tokenizer!r} is not an allowed value: it must be one of "
+                          f"char, bpe; fix: --set tokenizer=char")
+    if cfg.corpus not in registry.REGISTRY and not Path(cfg.corpus).is_file():
+        raise ConfigError(f"--set corpus={cfg.corpus}: no such file; give a registered dataset name "
+                          f"(tinyshakespeare) or the path of a plain-text corpus (.txt or .txt.gz)")
+    if cfg.task == "trec":  # all of train.txt and test.txt, or neither (the embedded default)
+        registry.all_or_none("trec_qc", ("train.txt", "test.txt"), run.data_dir)
+    elif cfg.task == "sst2" and not registry.all_or_none("sst2", ("train.tsv", "test.tsv"), run.data_dir):
+        raise registry.DataError("task=sst2 needs sst2/train.tsv and sst2/test.tsv under --data-dir (python -m "
+                                 "shared.data fetch sst2 --data-dir DIR); use --set task=trec for the embedded default")
 
 
 # -- evaluation -------------------------------------------------------------------------------
@@ -271,7 +294,9 @@ def pretrain(run: Run, cfg: Config, text: str) -> dict:
         return {"train_loss": lm_eval_loss(m, train_tok, n_ctx, run.device, **kw),
                 "val_loss": lm_eval_loss(m, val_tok, n_ctx, run.device, **kw)}
 
-    trainer = Trainer(model, opt, LMWindows(train_tok, n_ctx), loss_fn=loss_fn, batch_size=cfg.batch_size,
+    windows = (RandomWindows(train_tok, n_ctx, max_steps * cfg.batch_size, seed=run.seed) if cfg.sampling == "random"
+               else LMWindows(train_tok, n_ctx))
+    trainer = Trainer(model, opt, windows, loss_fn=loss_fn, batch_size=cfg.batch_size,
                       max_steps=max_steps, out_dir=out, device=run.device, scheduler=sched, eval_fn=eval_fn,
                       eval_every=cfg.eval_every, log_every=10, grad_clip=cfg.grad_clip, grad_accum=cfg.grad_accum,
                       amp=cfg.amp, compile=cfg.compile, seed=run.seed, desc="pre-train")
@@ -465,6 +490,7 @@ def main(argv=None):
     run = Run.from_cli("gpt", PRESETS, argv)
     cfg = run.cfg
     check_config(cfg)
+    check_data(cfg, run)
     pre = run_pretraining(run, cfg)
     ft = run_finetuning(run, cfg, pre) if cfg.task != "none" else None
     summary, notes = report_text(cfg, pre, ft, time.perf_counter() - run.t0)

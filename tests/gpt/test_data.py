@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from papers.gpt.data import (BPETokenizer, CharTokenizer, ClassificationSet, LMWindows, TREC_CLASSES,
+from papers.gpt.data import (BPETokenizer, CharTokenizer, ClassificationSet, LMWindows, RandomWindows, TREC_CLASSES,
                              build_tokenizer, collate_classification, default_corpus, default_questions,
                              eval_windows, load_tokenizer, read_sst2, read_trec, split_corpus)
 from papers.gpt.loss import IGNORE
@@ -80,3 +80,16 @@ def test_read_trec_latin1_and_sst2(tmp_path):
 def test_default_questions_are_deterministic():
     a, b = default_questions(50, seed=3), default_questions(50, seed=3)
     assert a == b and set(a[1]) <= set(range(len(TREC_CLASSES)))
+
+
+def test_random_windows_are_nanogpt_get_batch_and_fixed_by_the_seed():
+    tokens = torch.arange(100)
+    ds = RandomWindows(tokens, 8, num_samples=5000, seed=3)
+    assert len(ds) == 5000
+    starts = torch.tensor([int(ds[i][0][0]) for i in range(len(ds))])
+    # nanoGPT: torch.randint(len(data) - block_size) -> starts 0 .. 91, with replacement
+    assert starts.min() == 0 and starts.max() == 100 - 8 - 1 and len(set(starts.tolist())) < 5000
+    x, y = ds[7]
+    assert torch.equal(y[:-1], x[1:]) and y[-1] == x[-1] + 1
+    again = RandomWindows(tokens, 8, num_samples=5000, seed=3)
+    assert all(torch.equal(ds[i][0], again[i][0]) for i in (0, 17, 4999))          # a resumed run sees the same items

@@ -34,7 +34,7 @@ def test_paper_preset_is_gpt1_section_4_1():
     # Adam, "max learning rate of 2.5e-4 ... increased linearly from zero over the first 2000 updates and annealed
     # to 0 using a cosine schedule"; "100 epochs on minibatches of 64 randomly sampled, contiguous sequences"
     assert (p.lr, p.warmup_steps, p.min_lr, p.epochs, p.batch_size) == (2.5e-4, 2000, 0.0, 100.0, 64)
-    assert p.warmup_from_zero
+    assert p.warmup_from_zero and p.sampling == "epoch"  # 100 passes over the corpus
     # "modified version of L2 regularization ... with w = 0.01 on all non bias or gain weights"
     assert p.weight_decay == 0.01
     # fine-tuning: "learning rate of 6.25e-5 and a batchsize of 32 ... 3 epochs ... linear learning rate decay
@@ -59,6 +59,7 @@ def test_quick_preset_is_nanogpt_cpu_recipe():
     assert (q.batch_size, q.max_steps, q.lr, q.min_lr, q.warmup_steps) == (12, 2000, 1e-3, 1e-4, 100)
     assert (q.beta2, q.weight_decay, q.grad_clip, q.grad_accum) == (0.99, 0.1, 1.0, 1)
     assert (q.eval_every, q.eval_batches, q.train_fraction, q.tokenizer, q.epochs) == (250, 20, 0.9, "char", 0.0)
+    assert q.sampling == "random"  # get_batch: torch.randint(len(data) - block_size, (batch_size,))
     assert q.anchor == "nanogpt-cpu" and q.ft_seeds >= 3
 
 
