@@ -95,6 +95,12 @@ class Config:
     def validate(self) -> None:
         """Called by shared.config.validate before the run writes anything (one-line errors, issue 11)."""
         check_config(self)
+        if self.tokenizer not in ("char", "bpe"):
+            raise ConfigError(f"config key 'tokenizer' = {self.tokenizer!r} is not an allowed value: it must be one "
+                              f"of char, bpe; fix: --set tokenizer=char")
+        if self.corpus not in registry.REGISTRY and not Path(self.corpus).is_file():
+            raise ConfigError(f"--set corpus={self.corpus}: no such file; give a registered dataset name "
+                              f"(tinyshakespeare) or the path of a plain-text corpus (.txt or .txt.gz)")
 
 
 PRESETS = {
@@ -212,12 +218,6 @@ def check_config(cfg: Config) -> None:
 
 def check_data(cfg: Config, run: Run) -> None:
     """Every file the run will read is located before pre-training, not after it (issue 11)."""
-    if cfg.tokenizer not in ("char", "bpe"):
-        raise ConfigError(f"config key 'tokenizer' = {cfg.tokenizer!r} is not an allowed value: it must be one of "
-                          f"char, bpe; fix: --set tokenizer=char")
-    if cfg.corpus not in registry.REGISTRY and not Path(cfg.corpus).is_file():
-        raise ConfigError(f"--set corpus={cfg.corpus}: no such file; give a registered dataset name "
-                          f"(tinyshakespeare) or the path of a plain-text corpus (.txt or .txt.gz)")
     if cfg.task == "trec":  # all of train.txt and test.txt, or neither (the embedded default)
         registry.all_or_none("trec_qc", ("train.txt", "test.txt"), run.data_dir)
     elif cfg.task == "sst2" and not registry.all_or_none("sst2", ("train.tsv", "test.tsv"), run.data_dir):
