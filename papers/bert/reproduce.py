@@ -77,7 +77,7 @@ class Config:
     eval_every: int = 250
     eval_batches: int = 8
     compile: bool = False
-    amp: bool = False
+    amp: bool | str = False           # bf16 autocast: False, True or "auto" (by CPU/GPU capability)
     # -- fine-tuning (§4.1, App. A.3) ---------------------------------------------------------
     tasks: tuple[str, ...] = TASKS
     ablation_tasks: tuple[str, ...] = TASKS  # tasks on which the no_nsp / ltr arms are fine-tuned too
