@@ -84,9 +84,19 @@ def test_bottleneck_stride_placement():
     assert b15.conv1.stride == (1, 1) and b15.conv2.stride == (2, 2)  # torchvision v1.5
 
 
+def stage_outputs(m, x):
+    """The output of every stage (Table 1's conv2_x ..., §4.2's three stages), read by forward hooks."""
+    out = []
+    hooks = [s.register_forward_hook(lambda mod, inp, o: out.append(o)) for s in m.stages]
+    m(x)
+    for h in hooks:
+        h.remove()
+    return out
+
+
 def test_cifar_stage_shapes_and_depth():
     m = VARIANTS["resnet20"]().eval()
-    feats = m.features(torch.randn(2, 3, 32, 32))
+    feats = stage_outputs(m, torch.randn(2, 3, 32, 32))
     assert [tuple(f.shape[1:]) for f in feats] == [(16, 32, 32), (32, 16, 16), (64, 8, 8)]
     assert m(torch.randn(2, 3, 32, 32)).shape == (2, 10)
     for d in (20, 32, 44, 56, 110, 1202):
@@ -95,7 +105,7 @@ def test_cifar_stage_shapes_and_depth():
 
 def test_imagenet_shapes_small_input():
     m = VARIANTS["resnet18"]().eval()
-    feats = m.features(torch.randn(1, 3, 64, 64))
+    feats = stage_outputs(m, torch.randn(1, 3, 64, 64))
     assert [tuple(f.shape[1:]) for f in feats] == [(64, 16, 16), (128, 8, 8), (256, 4, 4), (512, 2, 2)]
     assert m(torch.randn(1, 3, 64, 64)).shape == (1, 1000)
 
