@@ -26,8 +26,9 @@ from einops import rearrange
 
 @dataclass
 class TransformerConfig:
-    """The model's hyper-parameters, named as in §3 and Table 3 (N, d_model, d_ff, h, d_k, d_v, P_drop, eps_ls);
-    the defaults are the base model."""
+    """The model's hyper-parameters, named as in §3 and Table 3 (N, d_model, d_ff, h, d_k, d_v, P_drop);
+    the defaults are the base model. Label smoothing eps_ls (a Table 3 column too) belongs to the training
+    objective, ``loss.label_smoothed_nll``, and to the run's config."""
     vocab_size: int = 37000          # shared source/target BPE vocabulary, §5.1 ("about 37000 tokens")
     N: int = 6                       # layers in the encoder stack, §3.1
     N_dec: int | None = None         # layers in the decoder stack (None: = N, as in the paper)
@@ -37,7 +38,6 @@ class TransformerConfig:
     d_k: int | None = None           # None: d_model / h (Table 3 rows (B) change it alone)
     d_v: int | None = None           # None: d_model / h
     P_drop: float = 0.1              # residual dropout, §5.4
-    eps_ls: float = 0.1              # label smoothing, §5.4 (used by loss.py; a Table 3 column)
     positional: str = "sinusoid"     # §3.5; "learned" = Table 3 row (E)
     max_len: int = 1024              # positions a learned embedding (or the PE table) covers
     share_embeddings: bool = True    # §3.4: one matrix for both embeddings and the pre-softmax linear
@@ -316,67 +316,13 @@ def param_formula(cfg: TransformerConfig) -> dict[str, int]:
             "final_norms": final, "total": total}
 
 
-# -- weight import from torch.nn (a supported feature, also used by the equivalence tests) ---------
-
-def mha_from_torch(ours: MultiHeadAttention, ref: nn.MultiheadAttention) -> None:
-    """Key map: in_proj_weight = cat(W_Q, W_K, W_V) (rows), in_proj_bias likewise; out_proj -> W_O.
-    Weight import: no counterpart in the paper."""
-    d = ref.embed_dim
-    with torch.no_grad():
-        for i, lin in enumerate((ours.W_Q, ours.W_K, ours.W_V)):
-            lin.weight.copy_(ref.in_proj_weight[i * d:(i + 1) * d])
-            lin.bias.copy_(ref.in_proj_bias[i * d:(i + 1) * d])
-        ours.W_O.weight.copy_(ref.out_proj.weight)
-        ours.W_O.bias.copy_(ref.out_proj.bias)
-
-
-def _copy(dst: nn.Module, src: nn.Module) -> None:
-    with torch.no_grad():
-        dst.weight.copy_(src.weight)
-        dst.bias.copy_(src.bias)
-
-
-def encoder_layer_from_torch(ours: EncoderLayer, ref: nn.TransformerEncoderLayer) -> None:
-    """self_attn -> self_attn, linear1/linear2 -> ffn.W_1/W_2, norm1/norm2 -> ln_1/ln_2.
-    Weight import: no counterpart in the paper."""
-    mha_from_torch(ours.self_attn, ref.self_attn)
-    _copy(ours.ffn.W_1, ref.linear1), _copy(ours.ffn.W_2, ref.linear2)
-    _copy(ours.ln_1, ref.norm1), _copy(ours.ln_2, ref.norm2)
-
-
-def decoder_layer_from_torch(ours: DecoderLayer, ref: nn.TransformerDecoderLayer) -> None:
-    """self_attn -> self_attn, multihead_attn -> cross_attn, linear1/2 -> ffn.W_1/2, norm1..3 -> ln_1..3.
-    Weight import: no counterpart in the paper."""
-    mha_from_torch(ours.self_attn, ref.self_attn)
-    mha_from_torch(ours.cross_attn, ref.multihead_attn)
-    _copy(ours.ffn.W_1, ref.linear1), _copy(ours.ffn.W_2, ref.linear2)
-    _copy(ours.ln_1, ref.norm1), _copy(ours.ln_2, ref.norm2), _copy(ours.ln_3, ref.norm3)
-
-
-def from_torch_transformer(ours: Transformer, ref: nn.Transformer, embedding: torch.Tensor | None = None) -> None:
-    """Port an ``nn.Transformer`` (post-norm, batch_first) into ours; ``embedding`` [V, d] fills the shared table.
-
-    ``nn.Transformer`` has final LayerNorms after both stacks: build ours with ``final_norm=True``.
-    Weight import: no counterpart in the paper.
-    """
-    if not ours.cfg.final_norm:
-        raise ValueError("nn.Transformer has final LayerNorms; build TransformerConfig(final_norm=True) to import it")
-    for a, b in zip(ours.encoder, ref.encoder.layers):
-        encoder_layer_from_torch(a, b)
-    for a, b in zip(ours.decoder, ref.decoder.layers):
-        decoder_layer_from_torch(a, b)
-    _copy(ours.enc_norm, ref.encoder.norm), _copy(ours.dec_norm, ref.decoder.norm)
-    if embedding is not None:
-        with torch.no_grad():
-            ours.embed.weight.copy_(embedding)
-
-
 # -- the paper's configurations ------------------------------------------------------------------
 
 BASE = TransformerConfig()
 BIG = TransformerConfig(d_model=1024, d_ff=4096, h=16, P_drop=0.3)            # Table 3 "big"
 
-# Table 3 rows (A)-(E): changes against the base model (unlisted values identical to base).
+# Table 3 rows (A)-(E) that change the model, against the base model (unlisted values identical to base).
+# Rows (D) eps_ls = 0 / 0.2 change the loss, not the model: reproduce.ABLATIONS holds them.
 TABLE3 = {
     "A-h1": dict(h=1, d_k=512, d_v=512), "A-h4": dict(h=4, d_k=128, d_v=128),
     "A-h16": dict(h=16, d_k=32, d_v=32), "A-h32": dict(h=32, d_k=16, d_v=16),
@@ -385,7 +331,6 @@ TABLE3 = {
     "C-d256": dict(d_model=256, d_k=32, d_v=32), "C-d1024": dict(d_model=1024, d_k=128, d_v=128),
     "C-dff1024": dict(d_ff=1024), "C-dff4096": dict(d_ff=4096),
     "D-drop0": dict(P_drop=0.0), "D-drop0.2": dict(P_drop=0.2),
-    "D-ls0": dict(eps_ls=0.0), "D-ls0.2": dict(eps_ls=0.2),
     "E-learned": dict(positional="learned"),
 }
 

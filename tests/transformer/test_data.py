@@ -137,14 +137,17 @@ def test_paper_preset_runs_end_to_end_at_toy_size(tmp_path, monkeypatch, no_data
     files = tuple(registry.DataFile(p.name, md5=registry.hash_file(p, "md5")) for p in sorted(root.iterdir()))
     monkeypatch.setitem(registry.REGISTRY, "wmt14_en_de", registry.DatasetSpec("wmt14_en_de", "test", "test", files))
     out = tmp_path / "paper"
-    reproduce.main(["--preset", "paper", "--out", str(out), "--data-dir", str(tmp_path), "--set", "vocab_size=200",
-                    "--set", "N=1", "--set", "d_model=32", "--set", "d_ff=64", "--set", "h=2",
+    reproduce.main(["--preset", "paper", "--out", str(out), "--data-dir", str(tmp_path),
+                    "--set", "model.vocab_size=200", "--set", "model.N=1", "--set", "model.d_model=32",
+                    "--set", "model.d_ff=64", "--set", "model.h=2",
                     "--set", "tokens_per_step=400", "--set", "max_steps=4", "--set", "warmup=2",
                     "--set", "val_every=2", "--set", "avg_last=2", "--set", "avg_every=2", "--set", "eval_limit=4",
                     "--set", "decode_batch=4", "--set", "n_samples=1", "--set", "syn_steps=2",
-                    "--set", "syn_batch=16", "--set", "syn_n_test=8", "--set", "syn_d_model=32",
-                    "--set", "syn_d_ff=64", "--set", "threads=1"])
+                    "--set", "syn_batch=16", "--set", "syn_n_test=8", "--set", "syn_model.d_model=32",
+                    "--set", "syn_model.d_ff=64", "--set", "ablations=", "--set", "threads=1"])
     import json
     m = json.loads((out / "metrics.json").read_text())
     assert m["preset"] == "paper" and set(m["environment"]["data"]) >= {f"wmt14_en_de/{f.path}" for f in files}
-    assert {c["id"] for c in m["claims"]} >= {"params", "lrate", "bleu"}
+    by_id = {c["id"]: c for c in m["claims"]}
+    assert set(by_id) >= {"params-base", "params-big", "lrate", "bleu"}
+    assert by_id["bleu"]["paper"] == 27.3       # Table 2's number for the paper's own setting (scored at full size)

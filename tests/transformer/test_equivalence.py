@@ -1,5 +1,5 @@
 """Equivalence with torch.nn's independent implementation, weights ported through the documented key map
-(model.mha_from_torch, encoder_layer_from_torch, decoder_layer_from_torch, from_torch_transformer):
+(interop.mha_from_torch, encoder_layer_from_torch, decoder_layer_from_torch, from_torch_transformer):
 equal outputs and equal gradients, in train mode (dropout 0) and eval mode."""
 import math
 
@@ -8,9 +8,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from papers.transformer.model import (DecoderLayer, EncoderLayer, MultiHeadAttention, Transformer, TransformerConfig,
-                                      causal_mask, decoder_layer_from_torch, encoder_layer_from_torch,
-                                      from_torch_transformer, mha_from_torch, sinusoidal_encoding)
+from papers.transformer.interop import (decoder_layer_from_torch, encoder_layer_from_torch, from_torch_transformer,
+                                        mha_from_torch)
+from papers.transformer.model import DecoderLayer, EncoderLayer, MultiHeadAttention, Transformer, TransformerConfig, \
+    causal_mask
 
 D, H, FF = 32, 4, 64
 TOL = dict(atol=1e-5, rtol=1e-4)
@@ -104,7 +105,10 @@ def test_decoder_layer(train):
 
 @pytest.mark.parametrize("train", [True, False])
 def test_whole_model_against_nn_transformer(train):
-    """Ours (final_norm=True) == shared embedding x sqrt(d) + PE -> nn.Transformer -> E^T."""
+    """Ours (final_norm=True) == shared embedding x sqrt(d) + PE -> nn.Transformer -> E^T.
+
+    The reference builds its positional encoding from §3.5's formula with python's math and its masks
+    with nn.Transformer's own helper: nothing of ours but the ported weights."""
     torch.manual_seed(3)
     ref = nn.Transformer(D, H, 2, 2, FF, dropout=0.0, batch_first=True)
     E = nn.Parameter(torch.randn(40, D) * D ** -0.5)
@@ -113,11 +117,14 @@ def test_whole_model_against_nn_transformer(train):
     ref.train(train), ours.train(train)
     src = torch.tensor([[5, 6, 7, 8, 2], [9, 10, 2, 0, 0]])
     tgt = torch.tensor([[1, 11, 12, 13], [1, 14, 15, 0]])
-    pe = sinusoidal_encoding(32, D)
+    pe = torch.tensor([[math.sin(pos / 10000 ** (i / D)) if i % 2 == 0 else math.cos(pos / 10000 ** ((i - 1) / D))
+                        for i in range(D)] for pos in range(32)])                      # §3.5, typed from the paper
 
     def ref_forward(src, tgt):
         emb = lambda t: F.embedding(t, E) * math.sqrt(D) + pe[:t.size(1)]  # noqa: E731
-        out = ref(emb(src), emb(tgt), tgt_mask=~causal_mask(tgt.size(1))[0, 0], src_key_padding_mask=src == 0,
+        T = tgt.size(1)
+        out = ref(emb(src), emb(tgt), tgt_mask=nn.Transformer.generate_square_subsequent_mask(T), tgt_is_causal=True,
+                  src_key_padding_mask=src == 0,
                   tgt_key_padding_mask=tgt == 0, memory_key_padding_mask=src == 0)
         return F.linear(out, E)
 
@@ -135,3 +142,59 @@ def test_whole_model_against_nn_transformer(train):
 def test_import_requires_final_norm():
     with pytest.raises(ValueError, match="final_norm=True"):
         from_torch_transformer(Transformer(cfg()), nn.Transformer(D, H, 2, 2, FF, batch_first=True))
+
+
+# -- train mode with dropout > 0: §5.4's residual dropout, where the paper puts it -------------------------------
+
+P = 0.5
+
+
+def _same_draws(seed, f):
+    torch.manual_seed(seed)
+    return f()
+
+
+def test_encoder_layer_dropout_in_train_mode_is_where_5_4_puts_it():
+    """§5.4: "dropout to the output of each sub-layer, before it is added to the sub-layer input and
+    normalized": LayerNorm(x + Dropout(Sublayer(x))), written out with F.dropout in the same draw order."""
+    torch.manual_seed(4)
+    layer = EncoderLayer(TransformerConfig(vocab_size=40, N=1, d_model=D, d_ff=FF, h=H, P_drop=P, max_len=32)).train()
+    x, keep = torch.randn(2, 6, D), _lengths_mask(2, 6, [6, 4])[:, None, None, :]
+
+    def reference():
+        a = F.dropout(layer.self_attn(x, x, keep), P, training=True)
+        h = F.layer_norm(x + a, (D,), layer.ln_1.weight, layer.ln_1.bias, layer.ln_1.eps)
+        f = F.dropout(F.linear(F.relu(F.linear(h, layer.ffn.W_1.weight, layer.ffn.W_1.bias)), layer.ffn.W_2.weight,
+                               layer.ffn.W_2.bias), P, training=True)
+        return F.layer_norm(h + f, (D,), layer.ln_2.weight, layer.ln_2.bias, layer.ln_2.eps)
+
+    ours = _same_draws(7, lambda: layer(x, keep))
+    assert torch.allclose(ours, _same_draws(7, reference), **TOL)
+    assert not torch.allclose(ours, _same_draws(8, reference), **TOL)   # the masks matter: dropout is on
+
+
+def test_decoder_layer_and_embedding_dropout_in_train_mode():
+    """Three sub-layers of the decoder, and dropout on the sums of embeddings and positional encodings."""
+    torch.manual_seed(5)
+    c = TransformerConfig(vocab_size=40, N=1, d_model=D, d_ff=FF, h=H, P_drop=P, max_len=32)
+    m = Transformer(c).train()
+    layer = m.decoder[0]
+    y, mem = torch.randn(2, 5, D), torch.randn(2, 6, D)
+    keep = _lengths_mask(2, 6, [6, 3])[:, None, None, :]
+    causal = torch.ones(5, 5, dtype=torch.bool).tril()[None, None]
+
+    def ln(t, mod):
+        return F.layer_norm(t, (D,), mod.weight, mod.bias, mod.eps)
+
+    def reference():
+        h = ln(y + F.dropout(layer.self_attn(y, y, causal), P, training=True), layer.ln_1)
+        h = ln(h + F.dropout(layer.cross_attn(h, mem, keep), P, training=True), layer.ln_2)
+        return ln(h + F.dropout(layer.ffn(h), P, training=True), layer.ln_3)
+
+    assert torch.allclose(_same_draws(3, lambda: layer(y, mem, causal, keep)), _same_draws(3, reference), **TOL)
+    tokens = torch.tensor([[5, 6, 7, 8]])
+    pe = torch.tensor([[math.sin(pos / 10000 ** (i / D)) if i % 2 == 0 else math.cos(pos / 10000 ** ((i - 1) / D))
+                        for i in range(D)] for pos in range(4)])
+    emb = _same_draws(9, lambda: m._embed(m.embed, tokens))
+    ref = _same_draws(9, lambda: F.dropout(m.embed.weight[tokens] * math.sqrt(D) + pe, P, training=True))
+    assert torch.allclose(emb, ref, **TOL) and (emb == 0).float().mean() > 0.2

@@ -28,6 +28,33 @@ def test_encoder_layer_formula_base():
 
 
 @pytest.mark.parametrize("name", ["transformer-base", "transformer-big", *[f"table3-{k}" for k in TABLE3]])
+def paper_count(N, d, d_ff, h, d_k, d_v, V, bias=True):
+    """Parameters of the §3 model typed from the paper: per head W_i^Q, W_i^K in R^{d x d_k}, W_i^V in
+    R^{d x d_v}; W^O in R^{h d_v x d}; FFN W_1 [d, d_ff], b_1, W_2 [d_ff, d], b_2 (Eq. 2); LayerNorm gain and
+    bias after every sub-layer; one shared V x d embedding (§3.4). Biases on the projections as in the
+    3,152,384 count (nn.MultiheadAttention)."""
+    attn = h * (2 * d * d_k + d * d_v) + h * d_v * d + (h * (2 * d_k + d_v) + d if bias else 0)
+    ffn = d * d_ff + d_ff + d_ff * d + d
+    enc = attn + ffn + 2 * (2 * d)
+    dec = 2 * attn + ffn + 3 * (2 * d)
+    return N * enc + N * dec + V * d
+
+
+@pytest.mark.parametrize("name,dims", [
+    ("transformer-base", (6, 512, 2048, 8, 64, 64)), ("transformer-big", (6, 1024, 4096, 16, 64, 64)),
+    ("table3-A-h1", (6, 512, 2048, 1, 512, 512)), ("table3-A-h16", (6, 512, 2048, 16, 32, 32)),
+    ("table3-B-dk16", (6, 512, 2048, 8, 16, 64)), ("table3-C-N2", (2, 512, 2048, 8, 64, 64)),
+    ("table3-C-d256", (6, 256, 2048, 8, 32, 32)), ("table3-C-dff4096", (6, 512, 4096, 8, 64, 64))])
+def test_param_formula_and_module_against_the_papers_formula(name, dims):
+    """Table 3's rows, dimensions typed from the table; counts from the formula above, not from our code."""
+    with torch.device("meta"):
+        cfg = VARIANTS[name]().cfg
+    expected = paper_count(*dims, V=cfg.vocab_size)
+    assert param_formula(cfg)["total"] == expected
+    assert count_params(VARIANTS[name]) == expected
+
+
+@pytest.mark.parametrize("name", ["transformer-base", "transformer-big", *[f"table3-{k}" for k in TABLE3]])
 def test_param_formula_matches_module(name):
     with torch.device("meta"):
         cfg = VARIANTS[name]().cfg
@@ -57,8 +84,8 @@ def test_variant_configs():
         b, g = VARIANTS["transformer-base"](), VARIANTS["transformer-big"]()
         h1, learned = VARIANTS["table3-A-h1"](), VARIANTS["table3-E-learned"]()
         dk16 = VARIANTS["table3-B-dk16"]()
-    assert (b.cfg.N, b.cfg.d_model, b.cfg.d_ff, b.cfg.h, b.cfg.dk, b.cfg.P_drop, b.cfg.eps_ls) == \
-        (6, 512, 2048, 8, 64, 0.1, 0.1)
+    assert (b.cfg.N, b.cfg.d_model, b.cfg.d_ff, b.cfg.h, b.cfg.dk, b.cfg.P_drop) == (6, 512, 2048, 8, 64, 0.1)
+    assert not hasattr(b.cfg, "eps_ls")   # label smoothing is the loss's (loss.py, the run config), not the model's
     assert (g.cfg.d_model, g.cfg.d_ff, g.cfg.h, g.cfg.P_drop) == (1024, 4096, 16, 0.3)
     assert h1.cfg.h == 1 and h1.encoder[0].self_attn.W_Q.out_features == 512
     assert learned.pos.learned and dk16.cfg.dk == 16 and dk16.cfg.dv == 64
