@@ -43,7 +43,7 @@ import torch.nn.functional as F
 from einops import rearrange
 
 
-@dataclass(frozen=True)
+@dataclass
 class ViTConfig:
     image_size: int | tuple[int, int] = 224   # H = W = 224 (pre-training resolution, §4.1)
     patch_size: int = 16                       # P
@@ -62,7 +62,9 @@ class ViTConfig:
     zero_init_head: bool = True                # §3.2: "zero-initialized D x K feedforward layer"
     backbone_channels: int = 0                 # > 0: hybrid (§3.1); the backbone's feature channels
 
-    def __post_init__(self):
+    def validate(self) -> "ViTConfig":
+        """Checked when a model is built (not on construction, so that ``--set vit.D=... vit.heads=...``
+        overrides can be applied one at a time)."""
         if self.D % self.heads:
             raise ValueError(f"D = {self.D} must be divisible by the number of heads k = {self.heads} (D_h = D/k)")
         if self.classifier not in ("token", "gap"):
@@ -70,6 +72,7 @@ class ViTConfig:
         gh, gw = self.grid
         if gh < 1 or gw < 1 or (self.backbone_channels == 0 and any(s % self.patch_size for s in self.size)):
             raise ValueError(f"image size {self.size} is not a multiple of the patch size P = {self.patch_size}")
+        return self
 
     @property
     def size(self) -> tuple[int, int]:
@@ -195,7 +198,7 @@ class VisionTransformer(nn.Module):
         super().__init__()
         if (backbone is None) != (cfg.backbone_channels == 0):
             raise ValueError("a hybrid needs both a backbone module and cfg.backbone_channels > 0 (use hybrid())")
-        self.cfg = cfg
+        self.cfg = cfg.validate()
         self.backbone = backbone   # hybrid (§3.1): CNN feature map -> 1x1 patches
         if backbone is None:
             self.patch_embedding = PatchEmbedding(cfg.patch_size, cfg.in_channels, cfg.D)

@@ -211,7 +211,10 @@ def test_hybrid_resnet_feature_map_as_patches():
     assert m.cfg.patch_size == 2 and m.cfg.grid == (8, 8) and m.patch_embedding.P == 1   # 1x1 patches (§3.1)
     x = torch.randn(2, 3, 16, 16)
     assert m(x).shape == (2, 3)
-    fm = rn.features(x)[1]                                         # [2, 8, 8, 8]
+    fm = rn.maxpool(torch.relu(rn.bn1(rn.conv1(x))))
+    for name in rn.stage_names[:2]:                                # the first two stages: [2, 8, 8, 8]
+        fm = getattr(rn, name)(fm)
+    assert fm.shape == (2, 8, 8, 8)
     torch.testing.assert_close(m.backbone(x), fm)
     with torch.device("meta"):
         r50 = build("r50-vit-b16")
@@ -220,8 +223,8 @@ def test_hybrid_resnet_feature_map_as_patches():
 
 def test_bad_inputs():
     with pytest.raises(ValueError, match="divisible"):
-        ViTConfig(D=10, heads=3)
+        VisionTransformer(ViTConfig(D=10, heads=3))
     with pytest.raises(ValueError, match="multiple"):
-        ViTConfig(image_size=30, patch_size=4)
+        VisionTransformer(ViTConfig(image_size=30, patch_size=4, D=8, heads=2, L=1, mlp_dim=8))
     with pytest.raises(ValueError, match="unknown"):
         build("vit-x")
