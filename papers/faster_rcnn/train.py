@@ -1,0 +1,130 @@
+"""§3.2, "Sharing Features for RPN and Fast R-CNN": the two training schemes.
+
+- Approximate joint training: one network, the RPN and Fast R-CNN losses summed in each step; the
+  proposals are treated as fixed (no gradient through their coordinates), "which ignores the derivative
+  w.r.t. the proposal boxes' coordinates".
+- 4-step alternating training, the scheme behind the paper's results:
+  1. train the RPN (its own convolutions, from the pre-trained initialisation);
+  2. train Fast R-CNN on step-1 proposals, with separate convolutions (nothing shared yet);
+  3. initialise the RPN from the detector, fix the shared convolutions, fine-tune the RPN-unique layers;
+  4. keep the shared convolutions fixed, fine-tune the Fast R-CNN-unique layers on the new proposals.
+
+Each step is a plain loop over ``batches`` (lists of (images [N, 3, H, W], boxes, labels)), so the schemes
+read like the text; the reproduction sets steps, learning rates and data.
+"""
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import dataclass
+from typing import Callable, Iterable
+
+import torch
+
+from .loss import DetLossConfig, Recipe, RPNLossConfig, detector_loss, lr_at, optimizer, rpn_loss, sample_rois
+from .model import FasterRCNN
+
+
+@dataclass
+class StepLog:
+    """What one training phase did (no counterpart in the paper)."""
+    name: str
+    steps: int
+    seconds: float
+    last_loss: float
+
+
+def losses(model: FasterRCNN, images, boxes, labels, rpn_cfg=RPNLossConfig(), det_cfg=DetLossConfig(),
+           rpn: bool = True, det: bool = True, generator=None) -> dict[str, torch.Tensor]:
+    """The summed objectives of one mini-batch: Eq. (1) for the RPN and Fast R-CNN's multi-task loss.
+
+    Proposals are detached (approximate joint training, §3.2): the detector's loss sends no gradient into
+    the proposal coordinates."""
+    feats, anchors, cls, reg, props = model.run_rpn(images)
+    out = {}
+    if rpn:
+        n_locations = len(anchors) // model.k                      # N_reg of Eq. (1): anchor locations
+        out.update(rpn_loss(cls, reg, anchors, boxes, tuple(images.shape[-2:]), n_locations, rpn_cfg, generator))
+    if det:
+        sampled = [sample_rois(p.detach(), b, l, det_cfg, generator) for p, b, l in zip(props, boxes, labels)]
+        logits, offsets, _ = model.detect(feats, [s[0] for s in sampled])
+        out.update(detector_loss(logits, offsets, torch.cat([s[1] for s in sampled]),
+                                 torch.cat([s[2] for s in sampled]), model.cfg.box_weights, det_cfg))
+    return out
+
+
+def _loop(name: str, model: FasterRCNN, batches: Iterable, steps: int, recipe: Recipe, rpn: bool, det: bool,
+          generator=None, on_step: Callable[[int, float], None] | None = None) -> StepLog:
+    opt = optimizer(model, recipe)
+    model.train()
+    for part in (model.backbone, model.rpn_backbone, model.rpn, model.head):   # frozen parts keep fixed statistics
+        if part is not None and not any(p.requires_grad for p in part.parameters()):
+            part.eval()
+    t0, last, it = time.perf_counter(), float("nan"), iter(batches)
+    for step in range(steps):
+        try:
+            images, boxes, labels = next(it)
+        except StopIteration:
+            it = iter(batches)
+            images, boxes, labels = next(it)
+        for g in opt.param_groups:
+            g["lr"] = lr_at(step, recipe)
+        loss = sum(losses(model, images, boxes, labels, rpn=rpn, det=det, generator=generator).values())
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        last = loss.item()
+        if on_step:
+            on_step(step, last)
+    return StepLog(name, steps, time.perf_counter() - t0, last)
+
+
+def freeze(module: torch.nn.Module | None, frozen: bool = True) -> None:
+    """Fix (or free) a module's parameters; BatchNorm statistics are fixed too (eval mode) when frozen."""
+    if module is None:
+        return
+    for p in module.parameters():
+        p.requires_grad_(not frozen)
+    if frozen:
+        module.eval()
+
+
+def train_joint(model: FasterRCNN, batches, steps: int, recipe: Recipe, generator=None, on_step=None) -> list[StepLog]:
+    """§3.2 (ii) approximate joint training: RPN and detector losses summed, shared convolutions trained by both."""
+    return [_loop("joint", model, batches, steps, recipe, rpn=True, det=True, generator=generator, on_step=on_step)]
+
+
+def train_alternating(model: FasterRCNN, batches, steps: tuple[int, int, int, int], recipe: Recipe,
+                      generator=None, on_step=None) -> list[StepLog]:
+    """§3.2 (i) 4-step alternating training; ``model`` ends as the unified network with shared convolutions."""
+    init = copy.deepcopy(model.backbone.state_dict())               # the common (pre-trained) initialisation
+    logs = []
+    # Step 1: the RPN on its own convolutions.
+    model.rpn_backbone = copy.deepcopy(model.backbone)
+    freeze(model.head)
+    freeze(model.backbone)
+    logs.append(_loop("1: RPN", model, batches, steps[0], recipe, rpn=True, det=False, generator=generator,
+                      on_step=on_step))
+    # Step 2: Fast R-CNN on step-1 proposals, its own convolutions from the same initialisation.
+    model.backbone.load_state_dict(init)
+    freeze(model.backbone, False)
+    freeze(model.head, False)
+    freeze(model.rpn_backbone)
+    freeze(model.rpn)
+    logs.append(_loop("2: Fast R-CNN", model, batches, steps[1], recipe, rpn=False, det=True, generator=generator,
+                      on_step=on_step))
+    # Step 3: the RPN on the detector's convolutions, which are now fixed; only RPN-unique layers train.
+    model.rpn_backbone = None
+    freeze(model.backbone)
+    freeze(model.head)
+    freeze(model.rpn, False)
+    logs.append(_loop("3: RPN, shared convs fixed", model, batches, steps[2], recipe, rpn=True, det=False,
+                      generator=generator, on_step=on_step))
+    # Step 4: the Fast R-CNN-unique layers on the new proposals, shared convolutions still fixed.
+    freeze(model.rpn)
+    freeze(model.head, False)
+    logs.append(_loop("4: Fast R-CNN, shared convs fixed", model, batches, steps[3], recipe, rpn=False, det=True,
+                      generator=generator, on_step=on_step))
+    freeze(model.rpn, False)
+    freeze(model.backbone, False)
+    return logs
