@@ -260,4 +260,5 @@ class Run:
                     sync_package_readme(readme, metrics)  # the package README quotes the committed report
             print(f"report: {report}")
         distributed.barrier()
+        checkpoint.set_run(None)  # a Trainer used after this run does not claim to belong to it
         return metrics
