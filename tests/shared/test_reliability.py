@@ -196,7 +196,7 @@ def test_bad_values_are_refused_in_one_line(override, key):
 def test_good_values_and_every_preset_pass():
     validate(apply_overrides(Cfg(), ["min_lr=0", "warmup_steps=0", "dropout=0", "train_fraction=1"]))
     import importlib
-    for slug in ("backprop", "gpt", "mcculloch_pitts", "resnet", "transformer"):
+    for slug in sorted(p.parent.name for p in (ROOT / "papers").glob("*/reproduce.py")):  # every paper, new ones too
         for name, preset in importlib.import_module(f"papers.{slug}.reproduce").PRESETS.items():
             validate(preset)
 
