@@ -25,7 +25,7 @@ POINTING_TOLERANCE = 15  # pointing game (Zhang et al. 2016): 15 px at ILSVRC / 
 
 
 def cross_entropy(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Softmax cross-entropy of the stand-in classifier (not the paper's; Grad-CAM trains nothing)."""
+    """Softmax cross-entropy of the stand-in classifier (not the paper's; Grad-CAM trains nothing). No counterpart in the paper."""
     return F.cross_entropy(logits, target)
 
 
@@ -40,7 +40,7 @@ def topk_error(logits: torch.Tensor, target: torch.Tensor, k: int = 1) -> torch.
 def connected_components(mask: torch.Tensor) -> torch.Tensor:
     """8-connected components of boolean masks [B, H, W]: labels [B, H, W] (0 background, else a
     component id). Each foreground pixel starts with a unique id and takes the largest id among its
-    neighbours until nothing changes (a batched label propagation, exact for any shape)."""
+    neighbours until nothing changes (a batched label propagation, exact for any shape). Plumbing for §4's box-from-map step; no counterpart in the paper."""
     B, H, W = mask.shape
     ids = torch.arange(1, H * W + 1, dtype=torch.float32, device=mask.device).view(1, H, W)
     m = mask.float()
@@ -53,7 +53,7 @@ def connected_components(mask: torch.Tensor) -> torch.Tensor:
 
 
 def largest_component(mask: torch.Tensor) -> torch.Tensor:
-    """The largest 8-connected segment of each mask [B, H, W] (ties: the one with the largest id)."""
+    """The largest 8-connected segment of each mask [B, H, W] (ties: the one with the largest id). §4.1: the box is drawn around the largest segment."""
     lab = connected_components(mask)
     B = lab.shape[0]
     n = lab.shape[1] * lab.shape[2] + 1
@@ -66,7 +66,7 @@ def largest_component(mask: torch.Tensor) -> torch.Tensor:
 
 
 def mask_box(mask: torch.Tensor) -> torch.Tensor:
-    """Tight boxes (x0, y0, x1, y1), x1/y1 exclusive, of masks [B, H, W]; an empty mask gives the image."""
+    """Tight boxes (x0, y0, x1, y1), x1/y1 exclusive, of masks [B, H, W]; an empty mask gives the image. Plumbing for §4.1's bounding boxes; no counterpart in the paper."""
     B, H, W = mask.shape
     rows, cols = mask.any(2), mask.any(1)                               # [B, H], [B, W]
     ar_h = torch.arange(H, device=mask.device)
@@ -92,7 +92,7 @@ def box_from_map(maps: torch.Tensor, threshold: float = LOC_THRESHOLD) -> torch.
 
 
 def iou(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Intersection over union of pixel boxes [B, 4] (x0, y0, x1, y1; x1/y1 exclusive); [B]."""
+    """Intersection over union of pixel boxes [B, 4] (x0, y0, x1, y1; x1/y1 exclusive); [B]. §4.1: a box counts as localised at IoU >= 0.5 (ILSVRC's rule)."""
     iw = (torch.minimum(a[:, 2], b[:, 2]) - torch.maximum(a[:, 0], b[:, 0])).clamp(min=0)
     ih = (torch.minimum(a[:, 3], b[:, 3]) - torch.maximum(a[:, 1], b[:, 1])).clamp(min=0)
     inter = (iw * ih).float()
@@ -101,7 +101,7 @@ def iou(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 def box_correct(pred: torch.Tensor, gt: torch.Tensor, threshold: float = IOU_THRESHOLD) -> torch.Tensor:
-    """IoU >= 0.5 per image [B] (bool)."""
+    """IoU >= 0.5 per image [B] (bool). §4.1: ILSVRC's IoU >= 0.5 rule."""
     return iou(pred, gt) >= threshold
 
 
@@ -120,14 +120,14 @@ def localisation_errors(logits: torch.Tensor, target: torch.Tensor, box_ok: torc
 # -- the pointing game -----------------------------------------------------------------------------
 
 def argmax_point(maps: torch.Tensor) -> torch.Tensor:
-    """(x, y) pixel of each map's maximum [B, 2] (the first, in raster order, on ties)."""
+    """(x, y) pixel of each map's maximum [B, 2] (the first, in raster order, on ties). The pointing game's point (Zhang et al., used in §4); plumbing otherwise."""
     B, H, W = maps.shape
     idx = maps.flatten(1).argmax(1)
     return torch.stack([idx % W, idx // W], 1)
 
 
 def point_in_box(points: torch.Tensor, boxes: torch.Tensor, tolerance: float = 0.0) -> torch.Tensor:
-    """Whether each pixel (x, y) [B, 2] lies within ``tolerance`` pixels (Euclidean) of its box [B, 4]."""
+    """Whether each pixel (x, y) [B, 2] lies within ``tolerance`` pixels (Euclidean) of its box [B, 4]. The pointing game's hit test (Zhang et al., used in §4)."""
     x, y = points[:, 0].float(), points[:, 1].float()
     dx = torch.maximum(torch.maximum(boxes[:, 0] - x, x - (boxes[:, 2] - 1)), torch.zeros_like(x))
     dy = torch.maximum(torch.maximum(boxes[:, 1] - y, y - (boxes[:, 3] - 1)), torch.zeros_like(y))
@@ -135,14 +135,14 @@ def point_in_box(points: torch.Tensor, boxes: torch.Tensor, tolerance: float = 0
 
 
 def pointing_hits(maps: torch.Tensor, boxes: torch.Tensor, tolerance: float = 0.0) -> torch.Tensor:
-    """Pointing game: the map's maximum falls in the object's box (within ``tolerance`` px); [B] bool."""
+    """Pointing game: the map's maximum falls in the object's box (within ``tolerance`` px); [B] bool. As used in the paper's localisation evaluation (§4)."""
     return point_in_box(argmax_point(maps), boxes, tolerance)
 
 
 # -- baselines ---------------------------------------------------------------------------------------
 
 def centre_box(size: tuple[int, int], wh: tuple[float, float], n: int) -> torch.Tensor:
-    """``n`` copies of a w x h box centred in an H x W image (the centre baseline); [n, 4]."""
+    """``n`` copies of a w x h box centred in an H x W image (the centre baseline); [n, 4]. A baseline of ours for §4.1's localisation; no counterpart in the paper."""
     H, W = size
     w, h = min(round(wh[0]), W), min(round(wh[1]), H)
     x0, y0 = (W - w) // 2, (H - h) // 2
@@ -150,7 +150,7 @@ def centre_box(size: tuple[int, int], wh: tuple[float, float], n: int) -> torch.
 
 
 def random_boxes(size: tuple[int, int], wh: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """One box per row of ``wh`` [n, 2] (sizes drawn from the training boxes) at a uniform position; [n, 4]."""
+    """One box per row of ``wh`` [n, 2] (sizes drawn from the training boxes) at a uniform position; [n, 4]. A baseline of ours for §4.1's localisation; no counterpart in the paper."""
     H, W = size
     w, h = wh[:, 0].clamp(1, W), wh[:, 1].clamp(1, H)
     x0 = (torch.rand(len(wh), generator=generator) * (W - w + 1)).floor().long()
@@ -159,7 +159,7 @@ def random_boxes(size: tuple[int, int], wh: torch.Tensor, generator: torch.Gener
 
 
 def random_points(size: tuple[int, int], n: int, generator: torch.Generator) -> torch.Tensor:
-    """``n`` uniform pixels (x, y) [n, 2] (the random pointing baseline)."""
+    """``n`` uniform pixels (x, y) [n, 2] (the random pointing baseline). A baseline of ours for the pointing game (§4); no counterpart in the paper."""
     H, W = size
     return torch.stack([torch.randint(0, W, (n,), generator=generator),
                         torch.randint(0, H, (n,), generator=generator)], 1)
@@ -190,7 +190,7 @@ def _ranks(x: torch.Tensor) -> torch.Tensor:
 
 def spearman(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """Spearman rank correlation between paired maps a, b [B, ...] (ties: average ranks); [B].
-    A constant map has no ranking: its correlation is 0."""
+    A constant map has no ranking: its correlation is 0. For the sanity checks (Adebayo et al. 2018); no counterpart in the paper."""
     ra, rb = _ranks(a.flatten(1)), _ranks(b.flatten(1))
     ra, rb = ra - ra.mean(1, keepdim=True), rb - rb.mean(1, keepdim=True)
     den = (ra.norm(dim=1) * rb.norm(dim=1))

@@ -46,6 +46,7 @@ def class_scores(logits: torch.Tensor, target: Target) -> tuple[torch.Tensor, to
     ``target`` is None (each image's top-1 class, as the paper's figures), an int (the same class for
     every image), a list or an int tensor [B] (one class per image), or a callable mapping the logits
     [B, C] to scores [B] (any differentiable function of the output; its classes are reported as -1).
+    §3: y^c is the score for class c before the softmax.
     """
     if logits.dim() != 2:
         raise ValueError(f"the network must output class scores [B, C]; got shape {tuple(logits.shape)}")
@@ -71,7 +72,7 @@ def class_scores(logits: torch.Tensor, target: Target) -> tuple[torch.Tensor, to
 # -- layers: where A^k is read ------------------------------------------------------------------
 
 def resolve_layer(model: nn.Module, layer: nn.Module | str) -> nn.Module:
-    """A module of ``model``, given as the module itself or its dotted name (``"features.29"``)."""
+    """A module of ``model``, given as the module itself or its dotted name (``"features.29"``). No counterpart in the paper."""
     if isinstance(layer, nn.Module):
         if not any(m is layer for m in model.modules()):
             raise ValueError(f"layer {layer.__class__.__name__} is not a submodule of the model")
@@ -94,6 +95,7 @@ class TokenGrid:
     Which layer: the class token alone feeds the head, so the patch tokens of the *last* block's output
     have zero gradient; read the tokens entering the last block's attention (its first LayerNorm),
     where patch tokens still reach the class token.
+    An extension for ViT; no counterpart in the paper (§3 is for CNN feature maps).
     """
 
     def __init__(self, prefix: int = 1, grid: tuple[int, int] | None = None):
@@ -116,7 +118,7 @@ class TokenGrid:
 @contextlib.contextmanager
 def eval_mode(model: nn.Module, enabled: bool = True):
     """Run ``model`` in eval mode (the deployed network: BatchNorm running statistics, no dropout,
-    images independent of each other within a batch), restoring each module's mode afterwards."""
+    images independent of each other within a batch), restoring each module's mode afterwards. No counterpart in the paper."""
     modes = {m: m.training for m in model.modules()}
     if enabled:
         model.eval()
@@ -160,7 +162,7 @@ def capture(model: nn.Module, layer: nn.Module, x: torch.Tensor) -> tuple[torch.
 
 @dataclass
 class Explanation:
-    """One Grad-CAM call on a batch."""
+    """One Grad-CAM call on a batch. Eqs. (1)-(2) and §3.2's products, kept together; the container has no counterpart in the paper."""
     cam: torch.Tensor          # L^c, Eq. (2): [B, h, w], non-negative, unnormalised
     alpha: torch.Tensor        # α^c, Eq. (1): [B, K]
     logits: torch.Tensor       # the network's output [B, C] (detached)
@@ -174,12 +176,12 @@ class Explanation:
 
 
 def upsample(maps: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """Bilinear upsampling of maps [B, h, w] to [B, H, W] (half-pixel centres, as OpenCV's resize)."""
+    """Bilinear upsampling of maps [B, h, w] to [B, H, W] (half-pixel centres, as OpenCV's resize). §3: the coarse map is upsampled to the input resolution."""
     return F.interpolate(maps[:, None], size=tuple(size), mode="bilinear", align_corners=False)[:, 0]
 
 
 def normalize(maps: torch.Tensor, eps: float = 1e-7) -> torch.Tensor:
-    """Each map min-max scaled to [0, 1] (for display and thresholds; pytorch-grad-cam's scaling)."""
+    """Each map min-max scaled to [0, 1] (for display and thresholds; pytorch-grad-cam's scaling). No counterpart in the paper (display and thresholds)."""
     lo = reduce(maps, "b ... -> b", "min").view(-1, *[1] * (maps.dim() - 1))
     m = maps - lo
     hi = reduce(m, "b ... -> b", "max").view(-1, *[1] * (maps.dim() - 1))
@@ -254,7 +256,7 @@ def class_activation_map(features: torch.Tensor, weight: torch.Tensor, target: t
 
 def cam(model: nn.Module, layer: nn.Module | str, fc: nn.Linear | str, x: torch.Tensor,
         target: Target = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """CAM of ``model`` (GAP -> ``fc`` after ``layer``): returns ``(M^c [B, h, w], logits, classes)``."""
+    """CAM of ``model`` (GAP -> ``fc`` after ``layer``): returns ``(M^c [B, h, w], logits, classes)``. §3.1: Grad-CAM generalises this CAM."""
     layer, fc = resolve_layer(model, layer), resolve_layer(model, fc)
     if not isinstance(fc, nn.Linear):
         raise ValueError(f"CAM needs the final linear layer, got {fc.__class__.__name__}")
@@ -269,7 +271,7 @@ def cam(model: nn.Module, layer: nn.Module | str, fc: nn.Linear | str, x: torch.
 class GuidedReLU(torch.autograd.Function):
     """ReLU forward; backward passes a gradient only where the input was positive (the ReLU's own
     derivative) *and* the incoming gradient is positive (the "guidance"): negative gradients are
-    zeroed at every ReLU."""
+    zeroed at every ReLU. §3.2: Guided Backpropagation (Springenberg et al. 2014)."""
 
     @staticmethod
     def forward(ctx, x):
@@ -289,7 +291,7 @@ class guided_relus(TorchFunctionMode):
     """Within this context every ReLU, module (``nn.ReLU``) or functional (``F.relu``, ``torch.relu``,
     ``x.relu()``), computes :class:`GuidedReLU`. Intercepting the function rather than swapping modules
     covers networks that call ``F.relu`` in ``forward`` (our ResNet's blocks). In-place ReLUs return a
-    new tensor; the networks here all use the returned value."""
+    new tensor; the networks here all use the returned value. §3.2: Guided Backpropagation's rule for every ReLU."""
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         if func in _RELUS:
@@ -298,7 +300,7 @@ class guided_relus(TorchFunctionMode):
 
 
 def guided_backprop(model: nn.Module, x: torch.Tensor, target: Target = None, eval: bool = True) -> torch.Tensor:
-    """Guided Backpropagation: ∂y^c/∂x through guided ReLUs; [B, C_in, H, W]."""
+    """Guided Backpropagation: ∂y^c/∂x through guided ReLUs; [B, C_in, H, W]. §3.2 (Springenberg et al. 2014)."""
     x = x.detach().requires_grad_(True)
     with eval_mode(model, eval), torch.enable_grad(), guided_relus():
         y, _ = class_scores(model(x), target)
@@ -354,7 +356,7 @@ class CNNConfig:
 
 class SmallCNN(nn.Module):
     """``features`` (conv-ReLU, pool, ..., conv-ReLU) then the head; Grad-CAM's layer is the last
-    ReLU of ``features`` (``"features.<n>"``, :attr:`gradcam_layer`), like VGG-16's conv5_3."""
+    ReLU of ``features`` (``"features.<n>"``, :attr:`gradcam_layer`), like VGG-16's conv5_3. The quick reproduction's network; no counterpart in the paper."""
 
     def __init__(self, cfg: CNNConfig = CNNConfig()):
         super().__init__()

@@ -34,6 +34,7 @@ from .model import split_output
 
 @dataclass(frozen=True)
 class LossConfig:
+    """Eq. (3)'s weights (§2.2: λ_coord = 5, λ_noobj = 0.5) and grid (S, B, C)."""
     lambda_coord: float = 5.0       # §2.2
     lambda_noobj: float = 0.5       # §2.2
     sqrt_wh: bool = True            # §2.2: predict √w, √h (False: the ablation that regresses w, h)
@@ -67,7 +68,7 @@ def encode_targets(boxes: list[torch.Tensor], labels: list[torch.Tensor], S: int
 
 
 def cell_boxes_to_image(xywh: torch.Tensor, S: int, sqrt_wh: bool) -> torch.Tensor:
-    """Predicted ``[N, S, S, B, 4]`` (x, y in the cell; w, h or √w, √h) -> xyxy in image-normalised units."""
+    """Predicted ``[N, S, S, B, 4]`` (x, y in the cell; w, h or √w, √h) -> xyxy in image-normalised units. §2: x, y are relative to the grid cell, w, h to the whole image."""
     S_ = xywh.shape[1]
     assert S_ == S, (S_, S)
     rows = torch.arange(S, device=xywh.device, dtype=xywh.dtype).view(1, S, 1, 1)
@@ -194,6 +195,6 @@ def lr_at(epoch: float, recipe: Recipe = PAPER_RECIPE) -> float:
 
 
 def schedule(optimizer: torch.optim.Optimizer, steps_per_epoch: int, recipe: Recipe = PAPER_RECIPE):
-    """A ``LambdaLR`` stepping once per batch through :func:`lr_at` (factors of the optimizer's base lr)."""
+    """A ``LambdaLR`` stepping once per batch through :func:`lr_at` (factors of the optimizer's base lr). §2.2's learning-rate schedule."""
     base = optimizer.param_groups[0]["lr"]
     return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_at(step / steps_per_epoch, recipe) / base)

@@ -48,6 +48,7 @@ CPU_EXTRA = (("C", 3, 128, 1),)
 
 @dataclass(frozen=True)
 class YOLOConfig:
+    """Fig. 3 and §2: S = 7, B = 2, C = 20 on 448 x 448 inputs; every deviation is a field."""
     S: int = 7                        # grid size (§2)
     B: int = 2                        # boxes per cell
     C: int = 20                       # classes (PASCAL VOC)
@@ -83,6 +84,7 @@ def conv_layers(spec: tuple, in_channels: int, cfg: YOLOConfig) -> tuple[nn.Sequ
 
 
 def total_stride(spec: tuple) -> int:
+    """Fig. 3: the product of the strides (448 -> 7: 64)."""
     out = 1
     for s in spec:
         out *= 2 if s == "M" else s[3]
@@ -146,12 +148,13 @@ class YOLOClassifier(nn.Module):
 
 def split_output(out: torch.Tensor, B: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """``[N, S, S, B*5+C]`` -> boxes ``[N, S, S, B, 4]`` (x, y, w, h), confidences ``[N, S, S, B]``,
-    class probabilities ``[N, S, S, C]``."""
+    class probabilities ``[N, S, S, C]``. §2: the S x S x (B * 5 + C) tensor of Fig. 2."""
     boxes = rearrange(out[..., :B * 5], "n s1 s2 (b k) -> n s1 s2 b k", b=B)
     return boxes[..., :4], boxes[..., 4], out[..., B * 5:]
 
 
 def conv_count(model: nn.Module) -> int:
+    """Fig. 3: 24 convolutional layers (9 for Fast YOLO, §2.1)."""
     return sum(isinstance(m, nn.Conv2d) for m in model.modules())
 
 
@@ -161,7 +164,7 @@ YOLO_CPU = YOLOConfig(image_size=112, backbone=CPU_BACKBONE, extra=CPU_EXTRA, fc
 
 
 def build(name: str, **overrides) -> nn.Module:
-    """A variant by name, with config fields overridden (e.g. ``C=1``, ``batch_norm=True``)."""
+    """A variant by name, with config fields overridden (e.g. ``C=1``, ``batch_norm=True``). No counterpart in the paper."""
     if name == "yolo-classifier":
         num_classes = overrides.pop("num_classes", 1000)
         return YOLOClassifier(replace(YOLOConfig(image_size=224), **overrides), num_classes)
