@@ -230,37 +230,18 @@ def judge(criterion: dict, ours=None) -> str:
     raise ValueError(f"unknown criterion kind {kind!r}")
 
 
-def claim(*, id: str, source: str, statement: str, metric: str, paper, ours, criterion, note: str,
-          verdict: str | None = None) -> dict:
+def claim(*, id: str, source: str, statement: str, metric: str, paper, ours, criterion: dict, note: str) -> dict:
     """One row of the claims table, with the verdict computed from ``criterion`` (a dict made by
-    :func:`target`, :func:`compare`, ... ). Keywords only.
-
-    ``criterion`` as a plain string with a hand-given ``verdict`` is accepted only for reports not yet
-    moved to computed verdicts; new code must pass a criterion dict and no verdict.
-    """
-    if isinstance(criterion, dict):
-        if verdict is not None:
-            raise ValueError(f"claim {id!r}: the verdict is computed from the criterion; do not pass one")
-        verdict = judge(criterion, ours)
-    elif verdict not in VERDICTS:
-        raise ValueError(f"verdict {verdict!r} is not one of {VERDICTS}")
+    :func:`target`, :func:`compare`, ... ). Keywords only; no verdict is ever passed by hand."""
+    if not isinstance(criterion, dict):
+        raise TypeError(f"claim {id!r}: the criterion must be data made by shared.report (target, at_most, "
+                        f"compare, ...), not {type(criterion).__name__}")
     return dict(id=id, source=source, statement=statement, metric=metric, paper=paper, ours=ours,
-                criterion=criterion, verdict=verdict, note=note)
+                criterion=criterion, verdict=judge(criterion, ours), note=note)
 
 
-def claim_positional(id, source, statement, metric, paper, ours, criterion, verdict, note) -> dict:
-    """Legacy positional form, for reports not yet moved to computed verdicts (to be removed)."""
-    return claim(id=id, source=source, statement=statement, metric=metric, paper=paper, ours=ours,
-                 criterion=criterion, verdict=verdict, note=note)
-
-
-def verdict(ok: bool, partial: bool = False) -> str:
-    """Legacy: ``reproduced`` when ``ok``; ``partially reproduced`` when only ``partial``; else ``not reproduced``."""
-    return "reproduced" if ok else "partially reproduced" if partial else "not reproduced"
-
-
-def criterion_text(c) -> str:
-    return c["text"] if isinstance(c, dict) else str(c)
+def criterion_text(c: dict) -> str:
+    return c["text"]
 
 
 def validate(metrics: dict) -> None:
@@ -273,6 +254,8 @@ def validate(metrics: dict) -> None:
             raise ValueError(f"claim {c.get('id')!r} lacks {missing}")
         if c["verdict"] not in VERDICTS:
             raise ValueError(f"claim {c['id']!r}: verdict {c['verdict']!r} is not one of {VERDICTS}")
+        if not isinstance(c["criterion"], dict) or "kind" not in c["criterion"]:
+            raise ValueError(f"claim {c['id']!r}: the criterion is not data (shared.report.target, compare, ...)")
     missing = [k for k in ENV_KEYS if k not in metrics["environment"]]
     if missing:
         raise ValueError(f"metrics.json environment lacks {missing}")

@@ -31,11 +31,11 @@ def _metrics(**kw):
 def test_claim_is_keyword_only_and_computes_its_verdict():
     with pytest.raises(TypeError):
         claim("x", "s", "st", "m", 1, 1, report.exact(1), "n")
-    with pytest.raises(ValueError, match="computed from the criterion"):
+    with pytest.raises(TypeError):
         claim(id="x", source="s", statement="st", metric="m", paper=1, ours=1, criterion=report.exact(1),
               note="n", verdict="reproduced")
-    with pytest.raises(ValueError, match="verdict 'great'"):
-        claim(id="x", source="s", statement="st", metric="m", paper=1, ours=1, criterion="c", verdict="great", note="n")
+    with pytest.raises(TypeError, match="criterion must be data"):
+        claim(id="x", source="s", statement="st", metric="m", paper=1, ours=1, criterion="ours == 1", note="n")
     c = claim(id="x", source="s", statement="st", metric="m", paper=1, ours=2, criterion=report.exact(1), note="n")
     assert c["verdict"] == "not reproduced" and c["criterion"]["kind"] == "exact"
 
@@ -77,19 +77,12 @@ def test_committed_reports_agree_with_their_metrics():
         assert (root / "README.md").read_text() == render_index(root), "reproductions/README.md is stale"
 
 
-# Reports written before verdicts were computed from a declared criterion; each leaves this set when
-# its report is regenerated. Must end empty (issue 10).
-LEGACY_CRITERIA = {"resnet", "transformer", "gpt"}
-
-
 def test_every_committed_verdict_is_recomputed_from_its_criterion():
     """A hand-edited verdict (or one the criterion does not give) fails here."""
     for path in sorted((ROOT / "reproductions").rglob("metrics.json")):
         m = json.loads(path.read_text())
         for c in m["claims"]:
-            if not isinstance(c["criterion"], dict):
-                assert m["paper"] in LEGACY_CRITERIA, f"{path}: claim {c['id']!r} has no criterion data"
-                continue
+            assert isinstance(c["criterion"], dict), f"{path}: claim {c['id']!r} has no criterion data"
             assert c["verdict"] == report.judge(c["criterion"], c["ours"]), f"{path}: claim {c['id']!r}"
 
 
