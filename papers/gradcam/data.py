@@ -1,7 +1,7 @@
 """Images with known object boxes, for scoring localisation without a box-trained model.
 
 The paper scores Grad-CAM's weakly-supervised localisation on ILSVRC-15 val boxes (§4.1) with a
-classifier that never saw a box. At CPU scale we build the same situation (PAPER_FACTS §10): a
+classifier that never saw a box. At CPU scale we build the same situation: a
 ``size`` x ``size`` canvas holding one MNIST digit (28x28) at a random position, plus clutter (8x8
 fragments of other digits, as in cluttered MNIST, Mnih et al. 2014) that carries no class. The
 digit's box is the tight box around its ink. Two-object canvases (two digits of different classes)

@@ -1,7 +1,7 @@
 """Reproduce Grad-CAM (Selvaraju et al. 2017).
 
-- ``quick`` (2 CPU cores, <= 10 min): the paper's evaluations on a task with known object boxes
-  (PAPER_FACTS §10): 64x64 cluttered canvases holding one MNIST digit (two for §5.2). Per seed, a
+- ``quick`` (2 CPU cores, <= 10 min): the paper's evaluations on a task with known object boxes:
+  64x64 cluttered canvases holding one MNIST digit (two for §5.2). Per seed, a
   small VGG-style CNN with FC layers (explained by Grad-CAM unmodified) and the same CNN with CAM's
   GAP -> linear head are trained for classification only, then:
   §4.1 weakly-supervised localisation (15% threshold, largest segment, IoU >= 0.5) for Grad-CAM, CAM,
@@ -45,9 +45,9 @@ from .model import (CNNConfig, GradCAM, SmallCNN, TokenGrid, cam, guided_backpro
 TABLE1 = {  # §4.1 Table 1, ILSVRC-15 val, VGG-16 (%): classification and localisation errors
     "gradcam": {"top1_cls": 30.38, "top5_cls": 10.89, "top1_loc": 56.51, "top5_loc": 46.41},
     "cam": {"top1_loc": 57.20, "top5_loc": 45.14, "cls_cost": 2.98},
-    "backprop": {"top1_loc": 61.12, "top5_loc": 51.46},  # UNCONFIRMED (PAPER_FACTS §10)
+    "backprop": {"top1_loc": 61.12, "top5_loc": 51.46},  # unconfirmed against the paper's scan
 }
-POINTING_GAME = {"gradcam": 70.58, "c-mwp": 60.30}  # third-party summary (PAPER_FACTS §10)
+POINTING_GAME = {"gradcam": 70.58, "c-mwp": 60.30}  # a third-party summary of the paper
 
 
 @dataclass
@@ -429,8 +429,8 @@ def run_quick(run: Run, cfg: Config):
         metric="top-1 localisation error, %", paper="56.51 vs 61.12",
         ours=f"{mean(pct(gc_err)):.1f} vs {mean(pct(bp_err)):.1f}",
         criterion=compare(gc_err, bp_err, expect="<", paired=True, labels=("Grad-CAM", "Backprop")),
-        note="same FC network and classification for both; the paper's Backprop cell is UNCONFIRMED "
-             "(PAPER_FACTS §10)"))
+        note="same FC network and classification for both; the paper's Backprop cell is unconfirmed "
+             "against the scan"))
     cam_box = loc("cam", "box_acc")
     claims.append(claim(
         id="loc-comparable-to-cam", source="§4.1, Table 1",
@@ -477,7 +477,7 @@ def run_quick(run: Run, cfg: Config):
         statement="Grad-CAM's pointing accuracy is 70.58% against c-MWP's 60.30%",
         metric="pointing accuracy, %", paper=POINTING_GAME["gradcam"], ours=None,
         criterion=not_comparable("VOC/COCO images with a pre-trained VGG-16 and the c-MWP baseline"),
-        note="third-party summary of the paper's number (PAPER_FACTS §10); our task is not comparable"))
+        note="third-party summary of the paper's number; our task is not comparable"))
 
     # §5.2 counterfactuals
     cf_b, gc_b, rnd_b2 = cf("cf_A_in_B"), cf("gradcam_A_in_B"), cf("random_in_B")

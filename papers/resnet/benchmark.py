@@ -1,6 +1,6 @@
 """Training-step time of our ResNets against torchvision's, on the same input (not a test).
 
-    flock /tmp/papers-cpu.lock python -m papers.resnet.benchmark [--batch 8] [--size 224] [--cifar-batch 128]
+    python -m papers.resnet.benchmark [--batch 8] [--size 224] [--cifar-batch 128]
 
 One step = forward, cross-entropy, backward, SGD update. Pairs:
 - our ResNet-50 (paper layout: stride on the first 1x1), our ResNet-50 with ``stride_on_3x3`` (v1.5)

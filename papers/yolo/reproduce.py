@@ -37,7 +37,7 @@ from .model import FAST_YOLO, VARIANTS, YOLO_CPU, YOLO_PAPER, build, conv_count
 
 TABLE1 = {"yolo": {"mAP": 63.4, "fps": 45.0}, "fast-yolo": {"mAP": 52.7, "fps": 155.0}}   # VOC 2007 test
 FIG4_YOLO = {"correct": 65.5, "localization": 19.0, "similar": 6.75, "other": 4.0, "background": 4.75}
-PAPER_PARAMS = 271_703_550   # Fig. 3 as drawn: conv biases, no BatchNorm, FC 4096 (PAPER_FACTS §4, [LOCAL])
+PAPER_PARAMS = 271_703_550   # Fig. 3 as drawn: conv biases, no BatchNorm, FC 4096 (counted layer by layer)
 
 
 @dataclass
@@ -292,7 +292,7 @@ def facts_claims() -> list[dict]:
         dict(id="fig3-params", source="§2.1, Fig. 3", statement="The paper network as drawn (conv biases, no "
              "BatchNorm, FC 4096) has 271,703,550 parameters.", metric="parameters (meta device)",
              paper=PAPER_PARAMS, ours=count_params(net), criterion=exact(PAPER_PARAMS),
-             note="the paper gives no count; 271,703,550 is derived from Fig. 3's layers (PAPER_FACTS §4)."),
+             note="the paper gives no count; 271,703,550 is derived from Fig. 3's layers."),
         dict(id="fig3-conv-layers", source="§2.1, Fig. 3", statement="24 convolutional layers followed by 2 fully "
              "connected layers.", metric="nn.Conv2d count", paper=24, ours=conv_count(net), criterion=exact(24),
              note="counted on the module tree; the 2 FC layers are the head's nn.Linear layers."),
