@@ -17,19 +17,20 @@ import math
 import torch
 import torch.nn.functional as F
 
-# §4.1 / App. B.1 (../shared/PAPER_FACTS.md §9)
+# §4.1 / App. B.1
 PRETRAIN = dict(betas=(0.9, 0.999), batch_size=4096, weight_decay=0.1, warmup_steps=10_000, decay="linear")
 FINETUNE = dict(momentum=0.9, batch_size=512, weight_decay=0.0, decay="cosine", grad_clip=1.0, resolution=384)
 
 
 def cross_entropy(logits: torch.Tensor, target: torch.Tensor, label_smoothing: float = 0.0) -> torch.Tensor:
-    """Mean softmax cross-entropy.  logits [B, K], target [B] class indices."""
+    """Mean softmax cross-entropy.  logits [B, K], target [B] class indices. §4.1 trains with the softmax cross-entropy of the class head."""
     if logits.dim() != 2 or target.dim() != 1 or logits.shape[0] != target.shape[0]:
         raise ValueError(f"expected logits [B, K] and targets [B], got {tuple(logits.shape)} and {tuple(target.shape)}")
     return F.cross_entropy(logits, target.long(), label_smoothing=label_smoothing)
 
 
 def accuracy(logits: torch.Tensor, target: torch.Tensor) -> float:
+    """Top-1 accuracy, the metric of Table 2."""
     return (logits.argmax(-1) == target).float().mean().item()
 
 

@@ -45,6 +45,7 @@ from einops import rearrange
 
 @dataclass
 class ViTConfig:
+    """Table 1: layers L, hidden size D, MLP size, heads; patch size P (§3.1); dropout (App. B.1)."""
     image_size: int | tuple[int, int] = 224   # H = W = 224 (pre-training resolution, §4.1)
     patch_size: int = 16                       # P
     in_channels: int = 3                       # C
@@ -194,6 +195,7 @@ def interpolate_position_embedding(pos: torch.Tensor, old_grid: tuple[int, int],
 # -- the network -------------------------------------------------------------------------------
 
 class VisionTransformer(nn.Module):
+    """§3.1, Fig. 1, Eqs. (1)-(4): patch embedding, class token, position embeddings, L pre-norm blocks, head."""
     def __init__(self, cfg: ViTConfig = ViTConfig(), backbone: nn.Module | None = None):
         super().__init__()
         if (backbone is None) != (cfg.backbone_channels == 0):
@@ -353,7 +355,7 @@ class VisionTransformer(nn.Module):
 # -- §3.1 hybrid: a ResNet's feature map as the patches ----------------------------------------
 
 class ResNetFeatures(nn.Module):
-    """papers/resnet's network cut after ``num_stages`` stages: images -> its feature map [B, C', H/s, W/s]."""
+    """papers/resnet's network cut after ``num_stages`` stages: images -> its feature map [B, C', H/s, W/s]. §3.1 Hybrid Architecture: a CNN feature map as the input sequence."""
 
     def __init__(self, resnet: nn.Module, num_stages: int):
         super().__init__()
@@ -398,7 +400,7 @@ TABLE1 = {  # layers L, hidden size D, MLP size, heads
     "large": dict(L=24, D=1024, mlp_dim=4096, heads=16),
     "huge": dict(L=32, D=1280, mlp_dim=5120, heads=16),
 }
-# The CPU configuration (../shared/PAPER_FACTS.md §9): a tiny ViT for 32x32 CIFAR-10 images, patch 4.
+# The CPU configuration: a tiny ViT for 32x32 CIFAR-10 images, patch 4.
 CPU = dict(L=4, D=96, mlp_dim=192, heads=3, patch_size=4, image_size=32, num_classes=10)
 
 
@@ -409,6 +411,7 @@ def vit(size: str, patch_size: int, **overrides) -> VisionTransformer:
 
 
 def vit_cpu(**overrides) -> VisionTransformer:
+    """A CPU-sized ViT for 32x32 CIFAR-10 images (patch 4); no counterpart in the paper."""
     return VisionTransformer(ViTConfig(**{**CPU, **overrides}))
 
 
@@ -424,7 +427,7 @@ VARIANTS = {
 
 
 def build(name: str, **overrides) -> VisionTransformer:
-    """``VARIANTS[name](**overrides)`` with a helpful error for an unknown name."""
+    """``VARIANTS[name](**overrides)`` with a helpful error for an unknown name. No counterpart in the paper."""
     if name not in VARIANTS:
         raise ValueError(f"unknown ViT variant {name!r}; choose one of {', '.join(VARIANTS)}")
     return VARIANTS[name](**overrides)

@@ -44,7 +44,7 @@ from .interop import from_huggingface, load_huggingface, load_torchvision
 from .loss import FINETUNE, PRETRAIN, WarmupDecay, accuracy, cross_entropy, finetune_optimizer, pretrain_optimizer
 from .model import CPU, VARIANTS, ViTConfig, VisionTransformer
 
-# Paper numbers (../shared/PAPER_FACTS.md §9)
+# Paper numbers (Table 1, Table 2)
 TABLE2_CIFAR10 = {"vit-h14 (JFT)": 99.50, "vit-l16 (JFT)": 99.42, "vit-l16 (I21k)": 99.15}  # top-1 %, Table 2
 TABLE5_IMAGENET_ONLY = {"vit-b16": (77.91, 98.13), "vit-b32": (73.38, 97.77), "vit-l16": (76.53, 97.86),
                         "vit-l32": (71.16, 97.94)}  # App. Table 5: pre-trained on ImageNet only: (ImageNet, CIFAR-10)
