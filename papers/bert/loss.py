@@ -74,7 +74,7 @@ def span_loss(start_logits, end_logits, start_positions, end_positions) -> torch
 # -- optimiser and schedule (App. A.2) ---------------------------------------------------------
 
 def param_groups(model: torch.nn.Module, weight_decay: float = WEIGHT_DECAY) -> list[dict]:
-    """Weight decay on every parameter except biases and LayerNorm gains/biases (released optimizer)."""
+    """Weight decay on every parameter except biases and LayerNorm gains/biases (released optimizer). Released code; no counterpart in the paper."""
     decay, no_decay = [], []
     for name, p in model.named_parameters():
         if not p.requires_grad:
@@ -85,18 +85,19 @@ def param_groups(model: torch.nn.Module, weight_decay: float = WEIGHT_DECAY) -> 
 
 def adam(model: torch.nn.Module, lr: float = PRETRAIN_LR, weight_decay: float = WEIGHT_DECAY,
          betas=BETAS, eps: float = 1e-6) -> torch.optim.AdamW:
-    """App. A.2: Adam, lr 1e-4, β = (0.9, 0.999), L2 weight decay 0.01 (decoupled, as the released code)."""
+    """App. A.2: Adam, lr 1e-4, β = (0.9, 0.999), L2 weight decay 0.01 (decoupled, as the released code). (§3.1; App. A.2)"""
     return torch.optim.AdamW(param_groups(model, weight_decay), lr=lr, betas=betas, eps=eps, foreach=True)
 
 
 def warmup_linear(step: int, warmup: int, total: int) -> float:
     """App. A.2: multiplier of the peak lr: linear warm-up over ``warmup`` steps, then linear decay to 0 at
     ``total`` (the released code decays over all ``total`` steps and warms up on top: lr = peak * step/warmup
-    during warm-up, peak * (1 - step/total) after it)."""
+    during warm-up, peak * (1 - step/total) after it). (§3.1; App. A.2)"""
     if warmup and step < warmup:
         return step / warmup
     return max(0.0, 1.0 - step / total)
 
 
 def scheduler(opt: torch.optim.Optimizer, warmup: int, total: int) -> torch.optim.lr_scheduler.LambdaLR:
+    """§3.1, App. A.2: the learning-rate schedule as a LambdaLR."""
     return torch.optim.lr_scheduler.LambdaLR(opt, lambda s: warmup_linear(s, warmup, total))

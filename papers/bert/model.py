@@ -36,6 +36,7 @@ from einops import rearrange
 
 @dataclass
 class BertConfig:
+    """§3: L layers, hidden size H, A heads, feed-forward 4H; Table 6 sizes."""
     vocab_size: int = 30522          # §3: "30,000 token vocabulary" (the released uncased vocab has 30,522)
     max_position: int = 512          # §3 / App. A.2: sequences up to 512 tokens, learned positions
     type_vocab_size: int = 2         # §3: segment embeddings for sentence A and sentence B
@@ -86,7 +87,7 @@ class BertEmbeddings(nn.Module):
 # -- the encoder (§3; Vaswani et al. 2017 §3.1-3.3) -------------------------------------------
 
 class BertSelfAttention(nn.Module):
-    """Multi-head scaled dot-product self-attention, softmax(QK^T / sqrt(d_k)) V, with A heads."""
+    """Multi-head scaled dot-product self-attention, softmax(QK^T / sqrt(d_k)) V, with A heads. §3 (Vaswani et al. 2017, Eq. (1))."""
 
     def __init__(self, cfg: BertConfig):
         super().__init__()
@@ -103,7 +104,7 @@ class BertSelfAttention(nn.Module):
 
 
 class BertSelfOutput(nn.Module):
-    """W^O, dropout, residual and LayerNorm: LN(x + Dropout(W^O a)) (post-LN)."""
+    """W^O, dropout, residual and LayerNorm: LN(x + Dropout(W^O a)) (post-LN). §3 (the Transformer encoder of Vaswani et al.)."""
 
     def __init__(self, cfg: BertConfig):
         super().__init__()
@@ -116,6 +117,7 @@ class BertSelfOutput(nn.Module):
 
 
 class BertAttention(nn.Module):
+    """§3: the self-attention sub-layer (Vaswani et al. 2017)."""
     def __init__(self, cfg: BertConfig):
         super().__init__()
         self.self = BertSelfAttention(cfg)
@@ -126,7 +128,7 @@ class BertAttention(nn.Module):
 
 
 class BertIntermediate(nn.Module):
-    """The first FFN layer, H -> 4H, with the exact GELU."""
+    """The first FFN layer, H -> 4H, with the exact GELU. §3: "we use a gelu activation" (§A.2)."""
 
     def __init__(self, cfg: BertConfig):
         super().__init__()
@@ -137,7 +139,7 @@ class BertIntermediate(nn.Module):
 
 
 class BertOutput(nn.Module):
-    """The second FFN layer, 4H -> H, dropout, residual and LayerNorm (post-LN)."""
+    """The second FFN layer, 4H -> H, dropout, residual and LayerNorm (post-LN). §3."""
 
     def __init__(self, cfg: BertConfig):
         super().__init__()
@@ -150,7 +152,7 @@ class BertOutput(nn.Module):
 
 
 class BertLayer(nn.Module):
-    """One Transformer encoder block: self-attention sub-layer, then the feed-forward sub-layer."""
+    """One Transformer encoder block: self-attention sub-layer, then the feed-forward sub-layer. §3."""
 
     def __init__(self, cfg: BertConfig):
         super().__init__()
@@ -164,6 +166,7 @@ class BertLayer(nn.Module):
 
 
 class BertEncoder(nn.Module):
+    """§3: a stack of L identical layers."""
     def __init__(self, cfg: BertConfig):
         super().__init__()
         self.layer = nn.ModuleList([BertLayer(cfg) for _ in range(cfg.L)])
@@ -201,7 +204,7 @@ def attention_mask_4d(attention_mask: torch.Tensor | None, T: int, causal: bool,
 
 
 class BertModel(nn.Module):
-    """The encoder: ``forward`` returns (sequence output [B, T, H], pooled ``C`` [B, H])."""
+    """The encoder: ``forward`` returns (sequence output [B, T, H], pooled ``C`` [B, H]). §3, Fig. 1 and Fig. 2."""
 
     def __init__(self, cfg: BertConfig, add_pooling_layer: bool = True):
         super().__init__()
@@ -230,7 +233,7 @@ class BertModel(nn.Module):
 # -- pre-training heads (§3.1, App. A.1) ------------------------------------------------------
 
 class BertPredictionHeadTransform(nn.Module):
-    """dense + GELU + LayerNorm before the output softmax (released code)."""
+    """dense + GELU + LayerNorm before the output softmax (released code). §3.1 Task #1; no counterpart in the paper beyond that."""
 
     def __init__(self, cfg: BertConfig):
         super().__init__()
@@ -255,6 +258,7 @@ class BertLMPredictionHead(nn.Module):
 
 
 class BertPreTrainingHeads(nn.Module):
+    """§3.1: the masked-LM head (Task #1) and the NSP head (Task #2)."""
     def __init__(self, cfg: BertConfig, word_embeddings: nn.Embedding):
         super().__init__()
         self.predictions = BertLMPredictionHead(cfg, word_embeddings)
@@ -322,7 +326,7 @@ class BertForQuestionAnswering(nn.Module):
 
 
 def init_weights(module: nn.Module, cfg: BertConfig) -> None:
-    """Released code: N(0, 0.02) weights (truncated there), zero biases, LayerNorm (1, 0); [PAD] row zero."""
+    """Released code: N(0, 0.02) weights (truncated there), zero biases, LayerNorm (1, 0); [PAD] row zero. No counterpart in the paper."""
     for m in module.modules():
         if isinstance(m, nn.Linear):
             nn.init.normal_(m.weight, 0.0, cfg.init_std)
@@ -353,8 +357,8 @@ def bert_large_config(**kw) -> BertConfig:
 
 
 def bert_cpu_config(**kw) -> BertConfig:
-    """A CPU-sized BERT (PAPER_FACTS §7 "CPU-scale"; the L=2, H=128 size of Turc et al. 2019's BERT-Tiny),
-    with an 8,192-entry WordPiece vocabulary and 128 positions (App. A.2's first phase is 128 tokens)."""
+    """A CPU-sized BERT (the L=2, H=128 size of Turc et al. 2019's BERT-Tiny),
+    with an 8,192-entry WordPiece vocabulary and 128 positions (App. A.2's first phase is 128 tokens). No counterpart in the paper (a CPU-sized model)."""
     return BertConfig(**{**dict(vocab_size=8192, max_position=128, L=2, H=128, A=2), **kw})
 
 
@@ -368,7 +372,7 @@ VARIANTS = {  # the encoder of each size (BertModel with pooler, as the paper's 
 
 
 def build(variant: str, head: str = "pretraining", num_labels: int = 2, **overrides) -> nn.Module:
-    """``variant`` in CONFIGS with config overrides; ``head`` one of pretraining / classification / qa / none."""
+    """``variant`` in CONFIGS with config overrides; ``head`` one of pretraining / classification / qa / none. No counterpart in the paper."""
     if variant not in CONFIGS:
         raise ValueError(f"unknown BERT variant {variant!r}; choose one of {', '.join(CONFIGS)}")
     cfg = CONFIGS[variant](**overrides)
@@ -384,8 +388,10 @@ def build(variant: str, head: str = "pretraining", num_labels: int = 2, **overri
 
 
 def save_config(cfg: BertConfig, path: str | Path) -> None:
+    """No counterpart in the paper."""
     Path(path).write_text(json.dumps(asdict(cfg), indent=2) + "\n")
 
 
 def load_config(path: str | Path) -> BertConfig:
+    """No counterpart in the paper."""
     return BertConfig(**json.loads(Path(path).read_text()))
