@@ -316,22 +316,8 @@ def ltr_labels(input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.T
 
 # -- fine-tuning tasks (GLUE-style) -----------------------------------------------------------
 
-TREC_CLASSES = ("ABBR", "DESC", "ENTY", "HUM", "LOC", "NUM")  # Li & Roth (2002) coarse classes
-
-
-def read_trec(path, encoding: str = "utf-8") -> tuple[list[str], list[int]]:
-    """``COARSE:fine question ...`` lines -> (questions, coarse label ids). TREC's train.txt is latin-1."""
-    texts, labels = [], []
-    for n, line in enumerate(Path(path).read_text(encoding=encoding).splitlines(), start=1):
-        if not line.strip():
-            continue
-        head, _, q = line.partition(" ")
-        coarse = head.split(":")[0]
-        if coarse not in TREC_CLASSES or not q:
-            raise ValueError(f"{path}:{n}: expected 'COARSE:fine question', got {line[:60]!r}")
-        texts.append(q.strip())
-        labels.append(TREC_CLASSES.index(coarse))
-    return texts, labels
+# TREC (Li & Roth 2002) is read by the shared reader; re-exported for this package's callers.
+from shared.data.formats import TREC_CLASSES, read_trec  # noqa: E402,F401
 
 
 def read_glue_tsv(path, text_a: str = "sentence", text_b: str | None = None, label: str = "label",

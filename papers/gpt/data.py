@@ -202,22 +202,8 @@ def collate_classification(items, pad_id: int = 0) -> dict[str, torch.Tensor]:
             "lm_targets": shift_targets(idx, lengths)}
 
 
-TREC_CLASSES = ("ABBR", "DESC", "ENTY", "HUM", "LOC", "NUM")  # Li & Roth (2002) coarse classes
-
-
-def read_trec(path, encoding: str = "utf-8") -> tuple[list[str], list[int]]:
-    """``COARSE:fine question ...`` lines -> (questions, coarse label ids). train.txt is latin-1."""
-    texts, labels = [], []
-    for n, line in enumerate(Path(path).read_text(encoding=encoding).splitlines(), start=1):
-        if not line.strip():
-            continue
-        head, _, q = line.partition(" ")
-        coarse = head.split(":")[0]
-        if coarse not in TREC_CLASSES or not q:
-            raise ValueError(f"{path}:{n}: expected 'COARSE:fine question', got {line[:60]!r}")
-        texts.append(q.strip())
-        labels.append(TREC_CLASSES.index(coarse))
-    return texts, labels
+# TREC (Li & Roth 2002) is read by the shared reader; re-exported for this package's callers.
+from shared.data.formats import TREC_CLASSES, read_trec  # noqa: E402,F401
 
 
 def read_sst2(path) -> tuple[list[str], list[int]]:

@@ -87,6 +87,25 @@ def read_tsv(path, header: bool = True, encoding: str = "utf-8") -> list[dict[st
 
 # -- images ------------------------------------------------------------------------------
 
+TREC_CLASSES = ("ABBR", "DESC", "ENTY", "HUM", "LOC", "NUM")  # Li & Roth (2002) coarse classes
+
+
+def read_trec(path, encoding: str = "utf-8") -> tuple[list[str], list[int]]:
+    """TREC question classification: ``COARSE:fine question ...`` lines -> (questions, coarse label ids into
+    :data:`TREC_CLASSES`). TREC's train.txt is latin-1."""
+    texts, labels = [], []
+    for n, line in enumerate(Path(path).read_text(encoding=encoding).splitlines(), start=1):
+        if not line.strip():
+            continue
+        head, _, q = line.partition(" ")
+        coarse = head.split(":")[0]
+        if coarse not in TREC_CLASSES or not q:
+            raise ValueError(f"{path}:{n}: expected 'COARSE:fine question', got {line[:60]!r}")
+        texts.append(q.strip())
+        labels.append(TREC_CLASSES.index(coarse))
+    return texts, labels
+
+
 def read_cifar_batches(path, split: str = "train") -> tuple[np.ndarray, np.ndarray]:
     """CIFAR-10 python batches from a folder or ``cifar-10-python.tar.gz``.
 
