@@ -106,7 +106,7 @@ def write_checkpoint(folder, safetensors=True, fast_tokenizer=True):
     if not safetensors:  # the legacy format (transformers 5 writes safetensors only)
         torch.save(hf.state_dict(), folder / "pytorch_model.bin")
         (folder / "model.safetensors").unlink()
-    hf_tok = BertTokenizerFast(vocab_file=str(folder / "vocab.txt"), do_lower_case=True)
+    hf_tok = BertTokenizerFast(vocab={w: i for i, w in enumerate(vocab)}, do_lower_case=True)
     if fast_tokenizer:
         hf_tok.save_pretrained(folder)
     return hf, hf_tok
@@ -129,7 +129,7 @@ def test_import_checkpoint_folder_with_its_wordpiece_tokenizer(tmp_path, fmt):
     for t in TEXTS:
         assert tok.encode(t) == hf_tok(t, add_special_tokens=False)["input_ids"]
     assert (tok.cls_id, tok.sep_id, tok.mask_id, tok.pad_id) == \
-        (hf_tok.cls_token_id, hf_tok.sep_token_id, hf_tok.mask_token_id, hf_tok.pad_token_id)
+        (hf_tok.cls_token_id, hf_tok.sep_token_id, hf_tok.mask_token_id, hf_tok.pad_token_id) == (3, 4, 5, 0)
     enc = hf_tok(TEXTS[0], TEXTS[1], return_tensors="pt")
     ids, seg = tok.build_inputs(tok.encode(TEXTS[0]), tok.encode(TEXTS[1]))
     assert ids == enc["input_ids"][0].tolist() and seg == enc["token_type_ids"][0].tolist()
