@@ -34,7 +34,8 @@ def torchvision_reference(cfg: YOLOConfig) -> nn.Module:
         c = f
     out = cfg.S * cfg.S * cfg.out_per_cell
     flat = c * cfg.S * cfg.S
-    head = (nn.Sequential(nn.Flatten(), nn.Linear(flat, cfg.fc_hidden), nn.LeakyReLU(cfg.leaky),
+    pre = [nn.Linear(flat, cfg.fc_bottleneck)] if cfg.fc_bottleneck else []
+    head = (nn.Sequential(nn.Flatten(), *pre, nn.Linear(cfg.fc_bottleneck or flat, cfg.fc_hidden), nn.LeakyReLU(cfg.leaky),
                           nn.Dropout(cfg.dropout), nn.Linear(cfg.fc_hidden, out)) if cfg.fc_hidden else
             nn.Sequential(nn.Flatten(), nn.Dropout(cfg.dropout), nn.Linear(flat, out)))
 

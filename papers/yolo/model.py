@@ -11,8 +11,9 @@
   (:class:`YOLOClassifier`), then "4 convolutional layers and two fully connected layers with
   randomly initialized weights" are added and the resolution doubled to 448.
 - §2.1: Fast YOLO uses 9 convolutional layers instead of 24 and fewer filters; the paper gives no
-  table, so its layers are the authors' darknet ``yolov1-tiny.cfg`` (filters 16 ... 1024, 256, one
-  connected layer; see README "Deviations").
+  table, so its layers are the authors' 2015 darknet ``cfg/yolo-tiny.cfg`` (commit eaf033c): 3x3 convs
+  of 16, 32, 64, 128, 256, 512 filters each followed by a max pool, three 3x3x1024 convs, then a linear
+  256-unit connected layer, a 4096-unit one with dropout 0.5 and the 7x7x30 output (README "Deviations").
 
 The output layout per cell is ``[x, y, w, h, C] * B`` followed by the C class probabilities
 (:func:`split_output`); w and h are the *square roots* of the box size when ``sqrt_wh`` is on in the
@@ -37,10 +38,10 @@ FIG3_BACKBONE = (  # the first 20 convolutional layers (the §2.2 ImageNet pre-t
     *(("C", 1, 512, 1), ("C", 3, 1024, 1)) * 2,
 )
 FIG3_EXTRA = (("C", 3, 1024, 1), ("C", 3, 1024, 2), ("C", 3, 1024, 1), ("C", 3, 1024, 1))  # the added 4
-# Fast YOLO: darknet cfg/yolov1-tiny.cfg (9 convolutional layers, 6 max pools, then one connected layer)
+# Fast YOLO: darknet's 2015 cfg/yolo-tiny.cfg (9 convolutional layers, 6 max pools, connected 256 (linear), 4096, 1470)
 FAST_BACKBONE = (("C", 3, 16, 1), "M", ("C", 3, 32, 1), "M", ("C", 3, 64, 1), "M", ("C", 3, 128, 1), "M",
                  ("C", 3, 256, 1), "M", ("C", 3, 512, 1), "M")
-FAST_EXTRA = (("C", 3, 1024, 1), ("C", 3, 256, 1))
+FAST_EXTRA = (("C", 3, 1024, 1), ("C", 3, 1024, 1), ("C", 3, 1024, 1))
 # The small CPU configuration: 5 conv layers, total stride 16 (112 -> 7), the same S x S x (B*5+C) head.
 CPU_BACKBONE = (("C", 3, 16, 1), "M", ("C", 3, 32, 1), "M", ("C", 3, 64, 1), "M", ("C", 3, 128, 1), "M")
 CPU_EXTRA = (("C", 3, 128, 1),)
@@ -55,7 +56,8 @@ class YOLOConfig:
     image_size: int = 448             # §2.1: 448 x 448 input
     backbone: tuple = FIG3_BACKBONE   # the pre-trained part (§2.2: first 20 conv layers)
     extra: tuple = FIG3_EXTRA         # the 4 conv layers added for detection
-    fc_hidden: int = 4096             # first connected layer; 0 = none (Fast YOLO's darknet cfg)
+    fc_hidden: int = 4096             # first connected layer; 0 = none
+    fc_bottleneck: int = 0            # a linear connected layer before it (Fast YOLO's cfg: 256); 0 = none
     dropout: float = 0.5              # §2.2: after the first connected layer
     leaky: float = 0.1                # §2.2: leaky rectified linear activation
     batch_norm: bool = False          # not in the paper (deviation; the CPU configuration uses it)
@@ -105,9 +107,10 @@ class YOLO(nn.Module):
         flat = c * cfg.S * cfg.S                                            # 7 * 7 * 1024 for the paper net
         out = cfg.S * cfg.S * cfg.out_per_cell                              # 7 * 7 * 30 = 1470
         if cfg.fc_hidden:
+            pre = [nn.Linear(flat, cfg.fc_bottleneck)] if cfg.fc_bottleneck else []   # linear activation
             self.head = nn.Sequential(
-                nn.Flatten(),
-                nn.Linear(flat, cfg.fc_hidden), nn.LeakyReLU(cfg.leaky),
+                nn.Flatten(), *pre,
+                nn.Linear(cfg.fc_bottleneck or flat, cfg.fc_hidden), nn.LeakyReLU(cfg.leaky),
                 nn.Dropout(cfg.dropout),                                    # §2.2: after the first connected layer
                 nn.Linear(cfg.fc_hidden, out))                              # final layer: linear activation
         else:
@@ -159,7 +162,7 @@ def conv_count(model: nn.Module) -> int:
 
 
 YOLO_PAPER = YOLOConfig()
-FAST_YOLO = YOLOConfig(backbone=FAST_BACKBONE, extra=FAST_EXTRA, fc_hidden=0, dropout=0.0)
+FAST_YOLO = YOLOConfig(backbone=FAST_BACKBONE, extra=FAST_EXTRA, fc_bottleneck=256)
 YOLO_CPU = YOLOConfig(image_size=112, backbone=CPU_BACKBONE, extra=CPU_EXTRA, fc_hidden=256, batch_norm=True)
 
 

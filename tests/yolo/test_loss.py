@@ -123,7 +123,7 @@ def test_raw_wh_ablation_regresses_w_h():
 def test_decode_scores_and_nms_match_torchvision():
     torch.manual_seed(0)
     out = torch.rand(2, 7, 7, 30)
-    dets = decode(out, 2, score_threshold=0.2, iou_threshold=0.5, max_detections=1000)
+    dets = decode(out, 2, score_threshold=0.2, iou_threshold=0.5, max_detections=100_000)
     # independent path: class-specific scores p(c) * C (Eq. 2), torchvision's batched_nms
     xywh = out[..., :10].reshape(2, 7, 7, 2, 5)
     boxes = cell_boxes_to_image(xywh[..., :4], 7, True).clamp(0, 1).reshape(2, -1, 4)

@@ -58,7 +58,7 @@ def test_fast_yolo_and_classifier():
 
 
 def test_classifier_weights_load_into_detector():
-    cfg = YOLOConfig(S=2, C=3, image_size=64, backbone=(("C", 3, 4, 2), "M", ("C", 1, 8, 1)), extra=(("C", 3, 8, 2),),
+    cfg = YOLOConfig(S=8, C=3, image_size=64, backbone=(("C", 3, 4, 2), "M", ("C", 1, 8, 1)), extra=(("C", 3, 8, 2),),
                      fc_hidden=16)
     from papers.yolo.model import YOLOClassifier
     clf = YOLOClassifier(cfg, num_classes=5)

@@ -19,7 +19,7 @@ def test_presets_pin_the_paper():
 
 def test_smoke_end_to_end(tmp_path, no_data_env):
     out = tmp_path / "smoke"
-    reproduce.main(["--preset", "smoke", "--out", str(out), "--set", "fps_variants=[fast-yolo]"])
+    reproduce.main(["--preset", "smoke", "--out", str(out), "--set", "fps_variants=fast-yolo"])
     m = json.loads((out / "metrics.json").read_text())
     ids = {c["id"] for c in m["claims"]}
     assert {"fig3-params", "fig3-conv-layers", "fig3-output", "detects-above-trivial-baseline", "nms-adds-map",
@@ -35,7 +35,7 @@ def test_paper_preset_at_toy_size_claims_the_papers_numbers(tmp_path, no_data_en
     out = tmp_path / "paper"
     reproduce.main(["--preset", "paper", "--out", str(out), "--set", "variant=fast-yolo", "--set", "dataset=shapes",
                     "--set", "max_train=2", "--set", "max_test=2", "--set", "epochs=1", "--set", "batch_size=2",
-                    "--set", "fps_variants=[yolo,fast-yolo]", "--set", "fps_iters=1", "--set", "num_workers=0",
+                    "--set", "fps_variants=yolo,fast-yolo", "--set", "fps_iters=1", "--set", "num_workers=0",
                     "--set", "ckpt_every=0"])
     claims = {c["id"]: c for c in json.loads((out / "metrics.json").read_text())["claims"]}
     assert claims["table1-map-fast-yolo"]["paper"] == 52.7
