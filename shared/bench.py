@@ -27,7 +27,7 @@ import torch
 
 from .profiling import count_flops
 
-PAPERS_WITH_ORACLES = ("gpt", "resnet", "transformer", "yolo", "vit")
+PAPERS_WITH_ORACLES = ("gpt", "resnet", "transformer", "yolo", "vit", "bert")
 MODES = ("fp32", "bf16")
 
 
