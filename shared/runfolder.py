@@ -151,7 +151,7 @@ def prepare(out: str | os.PathLike, slug: str, preset: str, seed: int, config: d
               f"first), so there is nothing to resume; the run starts from the beginning", file=sys.stderr)
         prep.notes.append("--resume did not apply: the run folder held no checkpoint, so everything was run "
                           "from the beginning.")
-    prep.stale = sorted(p.name for p in out.iterdir())
+    prep.stale = sorted(p.name for p in out.iterdir() if not p.name.startswith("."))  # dotfiles (.gitignore) are not artifacts
     return prep
 
 
