@@ -7,9 +7,8 @@ INTERNAL = re.compile(r"PAPER_FACTS|cpu\.lock|papers-cpu\.lock|/tmp/[\w.-]*lock"
 
 
 def test_no_internal_file_names_in_user_facing_text():
-    # Source and documentation. Generated reports follow from the code at their next run (the yolo and gradcam
-    # reports of 2026-11-30 still quote the name in two notes; they are regenerated, never hand-edited).
     files = [*ROOT.glob("papers/**/*.py"), *ROOT.glob("papers/**/*.md"), *ROOT.glob("docs/**/*.py"),
+             *ROOT.glob("reproductions/**/*.md"), *ROOT.glob("reproductions/**/*.json"),
              ROOT / "README.md", ROOT / "CONTRIBUTING.md", ROOT / "Makefile"]
     hits = [f"{p.relative_to(ROOT)}:{i}" for p in files if p.is_file()
             for i, line in enumerate(p.read_text(errors="replace").splitlines(), 1) if INTERNAL.search(line)]
