@@ -1,4 +1,4 @@
-"""Metrics: accuracy, BLEU (sacrebleu), COCO mAP (pycocotools) and perplexity."""
+"""Metrics: accuracy, BLEU (sacrebleu), COCO mAP (pycocotools), PASCAL VOC AP (11-point and area) and perplexity."""
 from __future__ import annotations
 
 import contextlib
@@ -142,3 +142,84 @@ def detection_error_breakdown(ground_truth: list[dict], detections: list[dict], 
             per_class[c] = {t: 100.0 * tally[t] / len(top) for t in ERROR_TYPES}
     mean = {t: sum(p[t] for p in per_class.values()) / max(len(per_class), 1) for t in ERROR_TYPES}
     return {"mean": mean, "per_class": per_class, "counts": counts}
+
+
+def voc_ap(recall, precision, use_07_metric: bool = True) -> float:
+    """Average precision of one precision/recall curve, as the PASCAL VOC devkit computes it.
+
+    ``use_07_metric`` (VOC2007, the metric of YOLO's and Faster R-CNN's VOC 2007 tables): the 11-point
+    interpolated AP, the mean over r in {0, 0.1, ..., 1} of the maximum precision at recall >= r (0 when
+    no point reaches r). Otherwise (VOC2010 and later): the area under the monotone (interpolated)
+    precision envelope, summed where recall changes.
+    """
+    rec = np.asarray(recall, dtype=np.float64)
+    prec = np.asarray(precision, dtype=np.float64)
+    if use_07_metric:
+        ap = 0.0
+        for t in (k / 10 for k in range(11)):   # 0, 0.1, ..., 1.0; the tolerance keeps recall 3/10 >= 0.3
+            ok = rec >= t - 1e-12
+            ap += (prec[ok].max() if ok.any() else 0.0) / 11.0
+        return float(ap)
+    mrec = np.concatenate(([0.0], rec, [1.0]))
+    mpre = np.concatenate(([0.0], prec, [0.0]))
+    for i in range(len(mpre) - 2, -1, -1):
+        mpre[i] = max(mpre[i], mpre[i + 1])
+    i = np.nonzero(mrec[1:] != mrec[:-1])[0]
+    return float(((mrec[i + 1] - mrec[i]) * mpre[i + 1]).sum())
+
+
+def voc_map(ground_truth: list[dict], detections: list[dict], categories: list[int] | None = None,
+            iou_threshold: float = 0.5, use_07_metric: bool = True) -> dict:
+    """PASCAL VOC mean average precision (the devkit's ``VOCevaldet`` / py-faster-rcnn's ``voc_eval``).
+
+    Per category: detections of every image sorted by score (descending); each is a true positive when
+    its IoU with the best-overlapping unmatched ground-truth box of that class in its image exceeds
+    ``iou_threshold`` (strictly, as the devkit's ``ov > 0.5``), a false positive otherwise (a second
+    detection of a matched object included); ground truth marked ``"difficult"`` is neither counted nor
+    penalised. Boxes are continuous xyxy (no +1 pixel convention). ``ground_truth``/``detections`` as for
+    :func:`coco_map`. Returns ``{"mAP": mean over categories with ground truth, "AP": {category: AP}}``
+    in [0, 1]; 11-point interpolation when ``use_07_metric`` (VOC2007), else the area under the curve.
+    """
+    from .boxes import box_iou
+
+    gt: dict[int, dict[int, tuple[torch.Tensor, np.ndarray]]] = {}
+    for g in ground_truth:
+        boxes = torch.as_tensor(g["boxes"], dtype=torch.float64).reshape(-1, 4)
+        labels = np.asarray(g["labels"], dtype=np.int64).reshape(-1)
+        difficult = np.asarray(g.get("difficult", [0] * len(labels)), dtype=bool).reshape(-1)
+        for c in np.unique(labels):
+            m = labels == c
+            gt.setdefault(int(c), {})[int(g["image_id"])] = (boxes[torch.from_numpy(m)], difficult[m])
+    cats = sorted(set(categories or []) | set(gt))
+    aps = {}
+    for c in cats:
+        per_image = gt.get(c, {})
+        npos = sum(int((~d).sum()) for _, d in per_image.values())
+        if npos == 0:
+            continue                                       # the devkit skips a class without ground truth
+        dets = [(float(s), int(d["image_id"]), b) for d in detections
+                for b, lab, s in zip(d["boxes"], d["labels"], d["scores"]) if int(lab) == c]
+        dets.sort(key=lambda t: -t[0])                     # stable: ties keep their input order
+        used = {img: np.zeros(len(b), dtype=bool) for img, (b, _) in per_image.items()}
+        tp, fp = np.zeros(len(dets)), np.zeros(len(dets))
+        for k, (_, img, box) in enumerate(dets):
+            if img not in per_image or len(per_image[img][0]) == 0:
+                fp[k] = 1
+                continue
+            boxes, difficult = per_image[img]
+            iou = box_iou(torch.as_tensor([box], dtype=torch.float64), boxes)[0]
+            j = int(iou.argmax())
+            if float(iou[j]) > iou_threshold:
+                if difficult[j]:
+                    continue                               # neither a true nor a false positive
+                if not used[img][j]:
+                    tp[k], used[img][j] = 1, True
+                else:
+                    fp[k] = 1                              # a duplicate detection
+            else:
+                fp[k] = 1
+        tp, fp = np.cumsum(tp), np.cumsum(fp)
+        rec = tp / npos
+        prec = tp / np.maximum(tp + fp, np.finfo(np.float64).eps)
+        aps[c] = voc_ap(rec, prec, use_07_metric)
+    return {"mAP": float(np.mean(list(aps.values()))) if aps else 0.0, "AP": aps}
