@@ -39,6 +39,12 @@ class Split:
     def __len__(self) -> int:
         return len(self.images)
 
+    def subset(self, indices) -> "Split":
+        """The images at ``indices`` (in that order), as a new split of the same classes."""
+        idx = [int(i) for i in indices]
+        return Split(self.images[idx], [self.boxes[i] for i in idx], [self.labels[i] for i in idx],
+                     [self.sizes[i] for i in idx], [self.names[i] for i in idx], self.classes)
+
     def ground_truth(self, pixels: bool = True) -> list[dict]:
         """For :func:`shared.metrics.coco_map`: image ids 1..N, boxes in original pixels."""
         out = []
@@ -136,6 +142,17 @@ def load_splits(dataset: str, size: int, data_dir=None, train_split: str = "", t
     names = [ds.records[i].image.name for i in order]
     return (to_split(ds, size, _cap(names[n_te:], max_train)), to_split(ds, size, _cap(names[:n_te], max_test)),
             str(dataset))
+
+
+def holdout(train: Split, n: int, seed: int = 0) -> tuple[Split, Split]:
+    """``(rest, held_out)``: ``n`` images drawn at random (seeded) from the *training* split, so that
+    hyper-parameters are chosen without looking at the test split (e.g. raccoon's 160 training images
+    -> 128 to train on, 32 to score). The paper chose its own on VOC's separate validation data; no
+    counterpart in the paper beyond that."""
+    if not 0 < n < len(train):
+        raise ValueError(f"a hold-out of {n} images needs a training split of more than {n} (it has {len(train)})")
+    order = np.random.default_rng(seed).permutation(len(train)).tolist()
+    return train.subset(sorted(order[n:])), train.subset(sorted(order[:n]))
 
 
 def _cap(names, n):

@@ -93,3 +93,17 @@ def test_any_detection_set_by_path(tmp_path):
     assert (len(tr), len(te)) == (4, 1) and tr.images.shape[1:] == (3, 32, 32) and tr.classes == ["cat"]
     torch.testing.assert_close(tr.boxes[0], torch.tensor([[0.1, 0.1, 0.5, 0.5]]))
     assert te.ground_truth()[0]["boxes"] == [[8.0, 4.0, 40.0, 20.0]]      # back in original pixels
+
+
+def test_holdout_is_carved_from_the_training_split_only():
+    from papers.yolo.data import holdout
+    tr = generate_shapes(10, 16, seed=0)
+    rest, val = holdout(tr, 3, seed=5)
+    assert (len(rest), len(val)) == (7, 3)
+    assert sorted(rest.names + val.names) == sorted(tr.names) and not set(rest.names) & set(val.names)
+    again_rest, again_val = holdout(tr, 3, seed=5)
+    assert again_val.names == val.names                                   # seeded
+    i = tr.names.index(val.names[0])
+    assert torch.equal(val.images[0], tr.images[i]) and torch.equal(val.boxes[0], tr.boxes[i])
+    with pytest.raises(ValueError):
+        holdout(tr, 10)
