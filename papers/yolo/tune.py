@@ -55,7 +55,8 @@ def run_candidate(sets: dict, out: Path, data_dir, extra: list[str]) -> dict:
     return {"set": sets, "seeds": [r["seed"] for r in runs], "mAP50": [round(100 * r["mAP50"], 2) for r in runs],
             "mAP50_mean": round(mean("mAP50"), 2), "voc07_mAP50_mean": round(mean("voc07_mAP50"), 2),
             "mAP_mean": round(mean("mAP"), 2), "baseline_mAP50": round(100 * m["results"]["baseline"]["AP50"], 2),
-            "commit": m["environment"]["commit"], "data": m["results"]["data_source"]}
+            "commit": m["environment"]["commit"], "data": m["results"]["data_source"],
+            "config": m["config"]}              # the candidate's resolved config (a test compares it with the preset)
 
 
 def main(argv=None) -> dict:
