@@ -17,6 +17,25 @@ def test_presets_pin_the_paper():
     assert abs(q.lr_steps[0] / q.epochs - 75 / 135) < 0.02 and abs(q.lr_steps[1] / q.epochs - 105 / 135) < 0.02
 
 
+def test_quick_preset_is_the_candidate_chosen_on_the_training_holdout():
+    """The quick preset's training values are the ones tune.py chose on a hold-out of the *training* images
+    (selection.json, committed): the chosen candidate's resolved config equals the preset but for the keys
+    the search sets itself (hold-out, no ablation arms, no speed measurement, no drawing)."""
+    import dataclasses
+
+    from papers.yolo.tune import COMMITTED, HOLDOUT
+    rec = json.loads(COMMITTED.read_text())
+    best = max(rec["candidates"], key=lambda c: c["mAP50_mean"])
+    assert best["set"] == rec["chosen"] and rec["holdout"] == HOLDOUT and best["data"] == "raccoon"
+    assert all(len(c["mAP50"]) >= 3 for c in rec["candidates"])
+    quick = json.loads(json.dumps(dataclasses.asdict(reproduce.PRESETS["quick"])))
+    searched = {"holdout", "ablations", "fps_variants", "draw"}
+    assert best["config"]["holdout"] == HOLDOUT > 0
+    assert {k: v for k, v in best["config"].items() if k not in searched} == \
+        {k: v for k, v in quick.items() if k not in searched}
+    assert quick["lr"] == 1e-2                              # the paper's peak (§2.2) won on the hold-out
+
+
 def test_smoke_end_to_end(tmp_path, no_data_env):
     out = tmp_path / "smoke"
     reproduce.main(["--preset", "smoke", "--out", str(out), "--set", "fps_variants=fast-yolo"])
