@@ -95,11 +95,12 @@ def sample_anchors(labels: torch.Tensor, batch_size: int = 256, pos_fraction: fl
 def rpn_loss(cls: torch.Tensor, reg: torch.Tensor, anchors: torch.Tensor, gt_boxes: list[torch.Tensor],
              image_size: tuple[int, int], n_locations: int, cfg: RPNLossConfig = RPNLossConfig(),
              generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
-    """Eq. (1): L = (1/N_cls) Σ_i L_cls(p_i, p_i*) + λ (1/N_reg) Σ_i p_i* L_reg(t_i, t_i*), summed over images.
+    """Eq. (1): L = (1/N_cls) Σ_i L_cls(p_i, p_i*) + λ (1/N_reg) Σ_i p_i* L_reg(t_i, t_i*), per image.
 
     ``cls`` ``[N, A, 2]`` (softmax) or ``[N, A]`` (logistic), ``reg`` ``[N, A, 4]``. N_cls is the mini-batch
     size (256), N_reg the number of anchor locations (``cfg.n_reg`` or ``n_locations``), λ = 10: "the cls and
-    reg terms are roughly equally weighted". Returns ``{"rpn_cls", "rpn_reg"}`` (λ applied to rpn_reg)."""
+    reg terms are roughly equally weighted". The paper's mini-batch is one image; with several, the loss is
+    averaged over them. Returns ``{"rpn_cls", "rpn_reg"}`` (λ applied to rpn_reg)."""
     n_reg = cfg.n_reg or n_locations
     l_cls, l_reg = cls.new_zeros(()), cls.new_zeros(())
     for i, gt in enumerate(gt_boxes):
@@ -115,7 +116,8 @@ def rpn_loss(cls: torch.Tensor, reg: torch.Tensor, anchors: torch.Tensor, gt_box
         if pos.any():
             target = encode(gt[matched[pos]], anchors[pos])                  # t_i*, Eq. (2)
             l_reg = l_reg + smooth_l1(reg[i][pos] - target, cfg.beta).sum() / n_reg
-    return {"rpn_cls": l_cls, "rpn_reg": cfg.lam * l_reg}
+    n = max(len(gt_boxes), 1)
+    return {"rpn_cls": l_cls / n, "rpn_reg": cfg.lam * l_reg / n}
 
 
 def sample_rois(proposals: torch.Tensor, gt: torch.Tensor, gt_labels: torch.Tensor,

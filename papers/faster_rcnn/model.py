@@ -175,36 +175,64 @@ class ProposalLayer(nn.Module):
 
 
 # ------------------------------------------------------------------------------------------------ RoI pooling
-def roi_pool(features: torch.Tensor, rois: torch.Tensor, output_size: int, spatial_scale: float) -> torch.Tensor:
+def _round_half_away(x: torch.Tensor) -> torch.Tensor:
+    """C's ``round`` (halves away from zero), as Caffe's RoIPool rounds RoI corners; no counterpart in the paper."""
+    return torch.sign(x) * torch.floor(x.abs() + 0.5)
+
+
+def roi_pool(features: torch.Tensor, rois: torch.Tensor, output_size: int, spatial_scale: float,
+             chunk_elements: int = 1 << 24) -> torch.Tensor:
     """RoI max pooling (Fast R-CNN §2.1, used by §3.2): each RoI, projected onto the feature map and rounded
     to whole cells, is divided into an ``output_size`` x ``output_size`` grid of sub-windows, each max-pooled.
 
     ``features [N, C, H, W]``, ``rois [R, 5]`` (batch index, x1, y1, x2, y2 in image pixels) -> ``[R, C, s, s]``.
     Sub-window edges follow Caffe's RoIPool (floor of the start, ceil of the end); an empty sub-window gives 0.
-    Max over a rectangle is a max over its columns' maxima, so each RoI costs 2s reductions."""
+
+    Vectorised: every sub-window is read as a fixed K_h x K_w block of cells (K the largest sub-window
+    extent), indices past a sub-window's end repeat its last cell (which leaves the max unchanged); the
+    argmax cell of each sub-window and channel is found without autograd (the first maximal cell in
+    row-major order, as Caffe's argmax), then one ``gather`` reads the pooled values, so the gradient
+    goes to the argmax cells only, as in Caffe. RoIs are processed in chunks of about ``chunk_elements``
+    candidate values."""
     n, c, H, W = features.shape
     s = output_size
-    out = features.new_zeros(len(rois), c, s, s)
-    coords = torch.round(rois[:, 1:] * spatial_scale).long().tolist()
-    for r, (b, (x1, y1, x2, y2)) in enumerate(zip(rois[:, 0].long().tolist(), coords)):
-        rw, rh = max(x2 - x1 + 1, 1), max(y2 - y1 + 1, 1)
-        bw, bh = rw / s, rh / s
+    if len(rois) == 0:
+        return features.new_zeros(0, c, s, s)
+    with torch.no_grad():
+        corners = _round_half_away(rois[:, 1:].float() * spatial_scale).long()        # [R, 4] in cells
+        x1, y1, x2, y2 = corners.unbind(1)
+        rw, rh = (x2 - x1 + 1).clamp(min=1), (y2 - y1 + 1).clamp(min=1)
+        bw, bh = rw.float() / s, rh.float() / s                                         # sub-window size
+        i = torch.arange(s, device=rois.device, dtype=torch.float32)
 
-        def edges(i, size, start, limit):
-            lo = min(max(math.floor(i * size) + start, 0), limit)
-            hi = min(max(math.ceil((i + 1) * size) + start, 0), limit)
+        def edges(start, bin_size, limit):                                              # [R, s] each
+            lo = (torch.floor(i[None] * bin_size[:, None]).long() + start[:, None]).clamp(0, limit)
+            hi = (torch.ceil((i[None] + 1) * bin_size[:, None]).long() + start[:, None]).clamp(0, limit)
             return lo, hi
 
-        cols = [edges(j, bw, x1, W) for j in range(s)]
-        rows = [edges(i, bh, y1, H) for i in range(s)]
-        fmap = features[b]
-        # [C, H, s]: for each column bin, the max over its columns (empty bins -> -inf, replaced below)
-        colmax = torch.stack([fmap[:, :, lo:hi].amax(dim=2) if hi > lo else fmap.new_full((c, H), -math.inf)
-                              for lo, hi in cols], dim=2)
-        cell = torch.stack([colmax[:, lo:hi].amax(dim=1) if hi > lo else fmap.new_full((c, s), -math.inf)
-                            for lo, hi in rows], dim=1)                       # [C, s, s]
-        out[r] = torch.where(torch.isinf(cell), torch.zeros_like(cell), cell)
-    return out
+        ws, we = edges(x1, bw, W)
+        hs, he = edges(y1, bh, H)
+        Kw, Kh = int((we - ws).max()), int((he - hs).max())
+        if Kw <= 0 or Kh <= 0:
+            return features.new_zeros(len(rois), c, s, s)
+        xs = torch.minimum(ws[:, :, None] + torch.arange(Kw, device=rois.device), we[:, :, None] - 1).clamp(0, W - 1)
+        ys = torch.minimum(hs[:, :, None] + torch.arange(Kh, device=rois.device), he[:, :, None] - 1).clamp(0, H - 1)
+        b = rois[:, 0].long()
+        # flat index of cell (y, x) of image b in the [(n h w), c] view: [R, s (rows), s (cols), Kh * Kw]
+        flat = rearrange((b[:, None, None, None, None] * H + ys[:, :, None, :, None]) * W + xs[:, None, :, None, :],
+                         "r i j kh kw -> r i j (kh kw)")
+        empty = (he <= hs)[:, :, None] | (we <= ws)[:, None, :]                        # [R, s, s]
+        table = rearrange(features.detach(), "n c h w -> (n h w) c")
+        step = max(1, chunk_elements // (s * s * Kh * Kw * c))
+        argmax = []
+        for k in range(0, len(rois), step):
+            cand = table[flat[k:k + step]]                                              # [r, s, s, Kh * Kw, C]
+            j = cand.max(dim=3, keepdim=True).indices                                   # first maximal cell
+            argmax.append(torch.gather(flat[k:k + step, :, :, :, None].expand_as(cand), 3, j)[:, :, :, 0])
+        argmax = rearrange(torch.cat(argmax), "r i j c -> (r i j) c")                 # [R * s * s, C]
+    pooled = torch.gather(rearrange(features, "n c h w -> (n h w) c"), 0, argmax)      # [R * s * s, C]
+    pooled = rearrange(pooled, "(r i j) c -> r i j c", i=s, j=s).masked_fill(empty[..., None], 0.0)
+    return rearrange(pooled, "r i j c -> r c i j")
 
 
 class FastRCNNHead(nn.Module):
@@ -313,15 +341,26 @@ class FasterRCNN(nn.Module):
         return grid_anchors(feat_h, feat_w, self.cfg.stride, self.base_anchors.cpu(), self.cfg.anchor_offset
                             ).to(self.base_anchors.device)
 
-    def run_rpn(self, images: torch.Tensor, features: torch.Tensor | None = None):
-        """The RPN on a batch: (features, anchors ``[A, 4]``, logits, offsets, proposals per image)."""
-        feats = features if features is not None else self.backbone(images)
+    def run_rpn(self, images: torch.Tensor, features: torch.Tensor | None = None, proposals: bool = True,
+                shared: bool = True):
+        """The RPN on a batch: (features, anchors ``[A, 4]``, logits, offsets, proposals per image).
+
+        ``proposals=False`` skips the proposal layer (an RPN-only training step needs none); ``shared=False``
+        skips the detector's convolutions when the RPN has its own (step 1 of §3.2's alternating scheme)."""
+        if features is not None:
+            feats = features
+        elif shared or self.rpn_backbone is None:
+            feats = self.backbone(images)
+        else:
+            feats = None
         rpn_feats = self.rpn_backbone(images) if self.rpn_backbone is not None else feats
         cls, reg = self.rpn(rpn_feats)
         anchors = self.anchors(*rpn_feats.shape[-2:])
-        scores = self.rpn.objectness(cls).detach()
-        size = tuple(images.shape[-2:])
-        props = [self.proposals(anchors, scores[i], reg[i].detach(), size)[0] for i in range(len(images))]
+        props = []
+        if proposals:
+            scores = self.rpn.objectness(cls).detach().float()
+            size = tuple(images.shape[-2:])
+            props = [self.proposals(anchors, scores[i], reg[i].detach().float(), size)[0] for i in range(len(images))]
         return feats, anchors, cls, reg, props
 
     def detect(self, features: torch.Tensor, proposals: list[torch.Tensor]):
@@ -363,14 +402,19 @@ def faster_rcnn_vgg16(num_classes: int = 20, **kw) -> FasterRCNN:
     return FasterRCNN(FasterRCNNConfig(backbone="vgg16", num_classes=num_classes, **kw))
 
 
-def faster_rcnn_cpu(num_classes: int = 1, **kw) -> FasterRCNN:
-    """A CPU-sized Faster R-CNN (no counterpart in the paper): the small stride-16 backbone, a 128-d RPN,
+def cpu_config(num_classes: int = 1, **kw) -> FasterRCNNConfig:
+    """The CPU-sized configuration (no counterpart in the paper): the small stride-16 backbone, a 128-d RPN,
     fc layers of 256, and anchors scaled for ~256-pixel images (areas 32², 64², 128²; see README)."""
     cfg = dict(backbone="cpu", num_classes=num_classes, anchor_sizes=(32.0, 64.0, 128.0), rpn_channels=128,
                fc_dim=256, min_size=4.0, pre_nms_top_n_train=2000, pre_nms_top_n_test=1000,
                post_nms_top_n_train=300, post_nms_top_n_test=100)
     cfg.update(kw)
-    return FasterRCNN(FasterRCNNConfig(**cfg))
+    return FasterRCNNConfig(**cfg)
+
+
+def faster_rcnn_cpu(num_classes: int = 1, **kw) -> FasterRCNN:
+    """A CPU-sized Faster R-CNN (no counterpart in the paper), built from :func:`cpu_config`."""
+    return FasterRCNN(cpu_config(num_classes, **kw))
 
 
 VARIANTS = {

@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import copy
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Iterable
 
 import torch
+import torch.distributed as dist
 
 from .loss import DetLossConfig, Recipe, RPNLossConfig, detector_loss, lr_at, optimizer, rpn_loss, sample_rois
 from .model import FasterRCNN
@@ -40,21 +41,36 @@ def losses(model: FasterRCNN, images, boxes, labels, rpn_cfg=RPNLossConfig(), de
 
     Proposals are detached (approximate joint training, §3.2): the detector's loss sends no gradient into
     the proposal coordinates."""
-    feats, anchors, cls, reg, props = model.run_rpn(images)
+    feats, anchors, cls, reg, props = model.run_rpn(images, proposals=det, shared=det)
     out = {}
     if rpn:
         n_locations = len(anchors) // model.k                      # N_reg of Eq. (1): anchor locations
-        out.update(rpn_loss(cls, reg, anchors, boxes, tuple(images.shape[-2:]), n_locations, rpn_cfg, generator))
+        out.update(rpn_loss(cls.float(), reg.float(), anchors, boxes, tuple(images.shape[-2:]), n_locations,
+                            rpn_cfg, generator))
     if det:
         sampled = [sample_rois(p.detach(), b, l, det_cfg, generator) for p, b, l in zip(props, boxes, labels)]
         logits, offsets, _ = model.detect(feats, [s[0] for s in sampled])
-        out.update(detector_loss(logits, offsets, torch.cat([s[1] for s in sampled]),
+        out.update(detector_loss(logits.float(), offsets.float(), torch.cat([s[1] for s in sampled]),
                                  torch.cat([s[2] for s in sampled]), model.cfg.box_weights, det_cfg))
     return out
 
 
+def _average_gradients(model: torch.nn.Module) -> None:
+    """torchrun: average the gradients over ranks, each of which saw its own images (no counterpart in the paper)."""
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return
+    world = dist.get_world_size()
+    for p in model.parameters():
+        if p.requires_grad:
+            if p.grad is None:
+                p.grad = torch.zeros_like(p)
+            dist.all_reduce(p.grad)
+            p.grad /= world
+
+
 def _loop(name: str, model: FasterRCNN, batches: Iterable, steps: int, recipe: Recipe, rpn: bool, det: bool,
-          generator=None, on_step: Callable[[int, float], None] | None = None) -> StepLog:
+          rpn_cfg: RPNLossConfig = RPNLossConfig(), det_cfg: DetLossConfig = DetLossConfig(), generator=None,
+          on_step: Callable[[str, int, dict], None] | None = None, autocast=None) -> StepLog:
     opt = optimizer(model, recipe)
     model.train()
     for part in (model.backbone, model.rpn_backbone, model.rpn, model.head):   # frozen parts keep fixed statistics
@@ -65,18 +81,31 @@ def _loop(name: str, model: FasterRCNN, batches: Iterable, steps: int, recipe: R
         try:
             images, boxes, labels = next(it)
         except StopIteration:
-            it = iter(batches)
+            it = iter(batches)                                     # the next epoch
             images, boxes, labels = next(it)
         for g in opt.param_groups:
             g["lr"] = lr_at(step, recipe)
-        loss = sum(losses(model, images, boxes, labels, rpn=rpn, det=det, generator=generator).values())
+        with autocast() if autocast is not None else _nullcontext():
+            terms = losses(model, images, boxes, labels, rpn_cfg, det_cfg, rpn=rpn, det=det, generator=generator)
+        loss = sum(terms.values())
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"{name}: the loss became {loss.item()} at step {step}; lower the learning rate")
         opt.zero_grad(set_to_none=True)
         loss.backward()
+        _average_gradients(model)
         opt.step()
         last = loss.item()
         if on_step:
-            on_step(step, last)
+            on_step(name, step, {k: v.item() for k, v in terms.items()})
     return StepLog(name, steps, time.perf_counter() - t0, last)
+
+
+class _nullcontext:
+    def __enter__(self):
+        return None
+
+    def __exit__(self, *exc):
+        return False
 
 
 def freeze(module: torch.nn.Module | None, frozen: bool = True) -> None:
@@ -89,42 +118,56 @@ def freeze(module: torch.nn.Module | None, frozen: bool = True) -> None:
         module.eval()
 
 
-def train_joint(model: FasterRCNN, batches, steps: int, recipe: Recipe, generator=None, on_step=None) -> list[StepLog]:
+def scaled(recipe: Recipe, steps: int) -> Recipe:
+    """§4.1's schedule stretched to ``steps`` mini-batches: the lr drops at the same fractions of the run
+    (60k of 80k for the VOC RPN). No counterpart in the paper beyond that proportion."""
+    if steps == recipe.max_iters or recipe.max_iters <= 0:
+        return replace(recipe, max_iters=steps)
+    return replace(recipe, max_iters=steps,
+                   lr_steps=tuple(round(s * steps / recipe.max_iters) for s in recipe.lr_steps))
+
+
+def train_joint(model: FasterRCNN, batches, steps: int, recipe: Recipe, generator=None, on_step=None,
+                rpn_cfg: RPNLossConfig = RPNLossConfig(), det_cfg: DetLossConfig = DetLossConfig(),
+                autocast=None) -> list[StepLog]:
     """§3.2 (ii) approximate joint training: RPN and detector losses summed, shared convolutions trained by both."""
-    return [_loop("joint", model, batches, steps, recipe, rpn=True, det=True, generator=generator, on_step=on_step)]
+    return [_loop("joint", model, batches, steps, scaled(recipe, steps), rpn=True, det=True, rpn_cfg=rpn_cfg,
+                  det_cfg=det_cfg, generator=generator, on_step=on_step, autocast=autocast)]
 
 
 def train_alternating(model: FasterRCNN, batches, steps: tuple[int, int, int, int], recipe: Recipe,
-                      generator=None, on_step=None) -> list[StepLog]:
-    """§3.2 (i) 4-step alternating training; ``model`` ends as the unified network with shared convolutions."""
+                      generator=None, on_step=None, rpn_cfg: RPNLossConfig = RPNLossConfig(),
+                      det_cfg: DetLossConfig = DetLossConfig(), autocast=None) -> list[StepLog]:
+    """§3.2 (i) 4-step alternating training; ``model`` ends as the unified network with shared convolutions.
+
+    Each step runs ``recipe``'s schedule stretched to its own length (:func:`scaled`)."""
+    kw = dict(rpn_cfg=rpn_cfg, det_cfg=det_cfg, generator=generator, on_step=on_step, autocast=autocast)
     init = copy.deepcopy(model.backbone.state_dict())               # the common (pre-trained) initialisation
     logs = []
     # Step 1: the RPN on its own convolutions.
     model.rpn_backbone = copy.deepcopy(model.backbone)
     freeze(model.head)
     freeze(model.backbone)
-    logs.append(_loop("1: RPN", model, batches, steps[0], recipe, rpn=True, det=False, generator=generator,
-                      on_step=on_step))
+    logs.append(_loop("1: RPN", model, batches, steps[0], scaled(recipe, steps[0]), rpn=True, det=False, **kw))
     # Step 2: Fast R-CNN on step-1 proposals, its own convolutions from the same initialisation.
     model.backbone.load_state_dict(init)
     freeze(model.backbone, False)
     freeze(model.head, False)
     freeze(model.rpn_backbone)
     freeze(model.rpn)
-    logs.append(_loop("2: Fast R-CNN", model, batches, steps[1], recipe, rpn=False, det=True, generator=generator,
-                      on_step=on_step))
+    logs.append(_loop("2: Fast R-CNN", model, batches, steps[1], scaled(recipe, steps[1]), rpn=False, det=True, **kw))
     # Step 3: the RPN on the detector's convolutions, which are now fixed; only RPN-unique layers train.
     model.rpn_backbone = None
     freeze(model.backbone)
     freeze(model.head)
     freeze(model.rpn, False)
-    logs.append(_loop("3: RPN, shared convs fixed", model, batches, steps[2], recipe, rpn=True, det=False,
-                      generator=generator, on_step=on_step))
+    logs.append(_loop("3: RPN, shared convs fixed", model, batches, steps[2], scaled(recipe, steps[2]), rpn=True,
+                      det=False, **kw))
     # Step 4: the Fast R-CNN-unique layers on the new proposals, shared convolutions still fixed.
     freeze(model.rpn)
     freeze(model.head, False)
-    logs.append(_loop("4: Fast R-CNN, shared convs fixed", model, batches, steps[3], recipe, rpn=False, det=True,
-                      generator=generator, on_step=on_step))
+    logs.append(_loop("4: Fast R-CNN, shared convs fixed", model, batches, steps[3], scaled(recipe, steps[3]),
+                      rpn=False, det=True, **kw))
     freeze(model.rpn, False)
     freeze(model.backbone, False)
     return logs
