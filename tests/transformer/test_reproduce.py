@@ -72,11 +72,20 @@ def test_bleu_is_scored_in_the_papers_setting_only():
     assert reproduce.bleu_claim(PRESETS["quick"], 35.0, "Multi30k", 5, "n")["verdict"] == "not comparable"
 
 
+def test_quick_bleu_target_is_a_computed_verdict():
+    """The quick preset's own target (Multi30k test2016 >= 25 BLEU) is judged from the number, not typed."""
+    q = PRESETS["quick"]
+    hit, miss = reproduce.quick_bleu_claim(q, 25.3, 5, "n"), reproduce.quick_bleu_claim(q, 24.9, 5, "n")
+    assert hit["criterion"]["kind"] == "at_least" and hit["criterion"]["bound"] == 25.0 and hit["paper"] is None
+    assert (hit["verdict"], miss["verdict"]) == ("reproduced", "not reproduced")
+
+
 def test_ablations_below_the_budget_are_not_comparable_and_say_what_would_do():
     q = PRESETS["quick"]
     per_seed, claims = reproduce.run_ablations(None, q, None)
     assert per_seed == {} and claims and all(c["verdict"] == "not comparable" for c in claims)
     assert all(">= 3 seeds per arm" in c["criterion"]["budget"] for c in claims)
+    assert "minutes at this model's 0.20 s/step" in reproduce.ablation_budget(q, 0.2)
     one_seed = dataclasses.replace(q, ablation_seeds=(0,), ablation_steps=10 * q.warmup)
     assert reproduce.ablation_budget(one_seed) is not None
     assert reproduce.ablation_budget(dataclasses.replace(q, ablation_steps=5 * q.warmup)) is None
