@@ -4,11 +4,17 @@ Each paper with an oracle exposes ``bench_cases()`` in ``papers/<paper>/benchmar
 :class:`Case` (our module, the oracle's module at the same size, the same inputs, loss and optimizer).
 For every case, in fp32 and in bf16 autocast (fp32 master weights), this times a training step (forward,
 loss, backward, optimizer step) and an inference forward (``no_grad``, eval mode) of ours and of the oracle,
-interleaved round by round so that drifting machine load hits both alike, and reports medians, the ratio
-ours / theirs, and the model FLOPs utilisation (MFU) of each against the matmul peak measured in the same
-run (a large square matmul in the same dtype and thread count). Not part of ``make test``.
+interleaved round by round (the order reversed every other round) so that drifting machine load hits both
+alike, and reports medians, the ratio ours / theirs, and the model FLOPs utilisation (MFU) of each against
+the matmul peak measured in the same run (a large square matmul in the same dtype and thread count).
+Not part of ``make test``.
 
-    python -m shared.bench [--papers gpt,resnet,transformer] [--rounds 3] [--out reproductions/BENCHMARKS.md]
+    python -m shared.bench [--papers gpt,resnet,transformer] [--cases ResNet-50] [--modes bf16] [--kinds train]
+                           [--rounds 3] [--out reproductions/BENCHMARKS.md]
+
+``--cases`` keeps the cases whose name contains one of the given (case-insensitive) substrings,
+``--modes`` / ``--kinds`` the precisions and steps to time: a single row can be re-measured alone
+(with ``--out ''`` so that the committed table is left as it is).
 """
 from __future__ import annotations
 
@@ -29,6 +35,7 @@ from .profiling import count_flops
 
 PAPERS_WITH_ORACLES = ("gpt", "resnet", "transformer", "yolo", "vit", "bert")
 MODES = ("fp32", "bf16")
+KINDS = ("train", "infer")
 
 
 @dataclass
@@ -123,19 +130,21 @@ class _Wrap(torch.nn.Module):
         return self.fwd(self.model, inputs)
 
 
-def run_case(case: Case, rounds: int, peaks: dict) -> list[dict]:
+def run_case(case: Case, rounds: int, peaks: dict, modes=MODES, kinds=KINDS) -> list[dict]:
     case.flops = _flops(case)
     rows = []
-    for mode in MODES:
-        fns = {(w, k): f for w in ("ours", "theirs") for k, f in zip(("train", "infer"), _fns(case, w, mode))}
+    for mode in modes:
+        fns = {(w, k): f for w in ("ours", "theirs") for k, f in zip(("train", "infer"), _fns(case, w, mode))
+               if k in kinds}
         for f in fns.values():  # warm-up: allocator, autocast caches, optimizer state
             f()
             f()
         times = {key: [] for key in fns}
-        for _ in range(rounds):  # interleaved rounds
-            for key, f in fns.items():
-                times[key].append(_clock(f, case.iters))
-        for kind in ("train", "infer"):
+        order = list(fns)
+        for r in range(rounds):  # interleaved rounds, the order reversed every other round (ABBA), so that
+            for key in (order if r % 2 == 0 else order[::-1]):  # neither side always runs first
+                times[key].append(_clock(fns[key], case.iters))
+        for kind in kinds:
             ours, theirs = (statistics.median(times[(w, kind)]) for w in ("ours", "theirs"))
             peak = peaks[mode]
             rows.append(dict(paper=case.paper, case=case.name, oracle=case.oracle, mode=mode, kind=kind,
@@ -186,36 +195,59 @@ def render(rows: list[dict], peaks: dict, env: dict, cases: list[Case], seconds:
     return "\n".join(out)
 
 
-def collect(papers: list[str]) -> list[Case]:
+def collect(papers: list[str], names: list[str] | None = None) -> list[Case]:
+    """The ``bench_cases()`` of ``papers``; with ``names``, only cases whose name contains one of them."""
     cases = []
     for slug in papers:
         mod = importlib.import_module(f"papers.{slug}.benchmark")
         cases += mod.bench_cases()
-    return cases
+    return select(cases, names)
+
+
+def select(cases: list[Case], names: list[str] | None) -> list[Case]:
+    """Cases whose name (or ``paper/name``) contains one of ``names``, case-insensitively; all if none given."""
+    if not names:
+        return cases
+    keys = [n.strip().lower() for n in names if n.strip()]
+    return [c for c in cases if any(k in f"{c.paper}/{c.name}".lower() for k in keys)]
+
+
+def _choices(text: str, allowed: tuple[str, ...], flag: str) -> tuple[str, ...]:
+    got = tuple(t.strip() for t in text.split(",") if t.strip())
+    bad = [t for t in got if t not in allowed]
+    if bad or not got:
+        raise SystemExit(f"{flag} {text!r}: choose from {', '.join(allowed)}")
+    return tuple(t for t in allowed if t in got)
 
 
 def main(argv=None) -> list[dict]:
     ap = argparse.ArgumentParser(prog="python -m shared.bench", description=__doc__.split("\n")[0])
     ap.add_argument("--papers", default=",".join(PAPERS_WITH_ORACLES))
+    ap.add_argument("--cases", default="", help="comma-separated substrings of case names to keep (default: all)")
+    ap.add_argument("--modes", default=",".join(MODES), help="precisions to time: fp32,bf16")
+    ap.add_argument("--kinds", default=",".join(KINDS), help="steps to time: train,infer")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--out", default="reproductions/BENCHMARKS.md")
     ap.add_argument("--shared-note", default="", help="a sentence on how busy the machine was (written in the file)")
     a = ap.parse_args(argv)
+    modes, kinds = _choices(a.modes, MODES, "--modes"), _choices(a.kinds, KINDS, "--kinds")
     t0 = time.perf_counter()
     torch.manual_seed(0)
     env = machine()
     peaks = {"fp32": matmul_peak(torch.float32), "bf16": matmul_peak(torch.bfloat16)}
-    cases = collect([p for p in a.papers.split(",") if p])
+    cases = collect([p for p in a.papers.split(",") if p], a.cases.split(",") if a.cases else None)
+    if not cases:
+        raise SystemExit(f"no benchmark case matches --papers {a.papers!r} --cases {a.cases!r}")
     rows = []
     for case in cases:
         print(f"bench: {case.paper} / {case.name}", flush=True)
         try:
-            rows += run_case(case, a.rounds, peaks)
+            rows += run_case(case, a.rounds, peaks, modes, kinds)
         except Exception as e:  # one broken case must not lose the others' numbers
             case.note = (case.note + " " if case.note else "") + f"FAILED: {type(e).__name__}: {str(e)[:200]}"
             print(f"  {case.note}", flush=True)
             continue
-        for r in rows[-4:]:
+        for r in rows[-len(modes) * len(kinds):]:
             print(f"  {r['mode']} {r['kind']}: ours {1e3 * r['ours_s']:.1f} ms, oracle {1e3 * r['theirs_s']:.1f} ms, "
                   f"ratio {r['ratio']:.2f}, MFU {100 * r['mfu_ours']:.1f}% vs {100 * r['mfu_theirs']:.1f}%", flush=True)
     peaks_end = {"fp32": matmul_peak(torch.float32), "bf16": matmul_peak(torch.bfloat16)}

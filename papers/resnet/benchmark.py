@@ -50,6 +50,20 @@ class TorchvisionCifarResNet(nn.Module):
         return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
 
 
+def load_from_torchvision_cifar(ours: nn.Module, theirs: TorchvisionCifarResNet) -> nn.Module:
+    """Copy the BasicBlock-built net's weights and BN buffers into ours (``layers.{i}`` -> ``conv{2+i//n}_x.{i%n}``),
+    so that both compute on the same values (timings can depend on them, e.g. denormal activations)."""
+    n = len(theirs.layers) // 3
+    sd = {}
+    for k, v in theirs.state_dict().items():
+        if k.startswith("layers."):
+            _, i, rest = k.split(".", 2)
+            k = f"conv{2 + int(i) // n}_x.{int(i) % n}.{rest}"
+        sd[k] = v
+    ours.load_state_dict(sd)
+    return ours
+
+
 def step_fn(model: nn.Module, x: torch.Tensor, y: torch.Tensor):
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=1e-4)
     model.train()
@@ -122,17 +136,21 @@ if __name__ == "__main__":
 def bench_cases() -> list:
     """``make bench`` (``shared.bench``): ResNet-50 against torchvision's ``resnet50`` (v1.5, so ours is built
     with the v1.5 flag for an equal computation) and CIFAR ResNet-20 against the same net built from
-    torchvision's ``BasicBlock``; SGD with momentum, as §3.4/§4.2. bf16 runs both in channels_last."""
+    torchvision's ``BasicBlock``; SGD with momentum, as §3.4/§4.2. Ours starts from the oracle's random weights,
+    so both compute on the same values. bf16 runs both in channels_last."""
     import torchvision
 
     from shared.bench import Case
 
+    from .interop import load_torchvision
+
     torch.manual_seed(0)
+    tv50, tv20 = torchvision.models.resnet50(weights=None), TorchvisionCifarResNet(20)
     cases = []
-    for name, ours, theirs, oracle, x, y, iters in (
-            ("ResNet-50, 224 x 224, batch 4", resnet(50, stride_on_3x3=True), torchvision.models.resnet50(weights=None),
-             "torchvision resnet50", torch.randn(4, 3, 224, 224), torch.randint(0, 1000, (4,)), 2),
-            ("CIFAR ResNet-20, batch 128", cifar_resnet(20), TorchvisionCifarResNet(20),
+    for name, ours, theirs, oracle, x, y, iters in (  # ours starts from the oracle's weights (same values)
+            ("ResNet-50, 224 x 224, batch 4", load_torchvision(resnet(50, stride_on_3x3=True), tv50.state_dict()),
+             tv50, "torchvision resnet50", torch.randn(4, 3, 224, 224), torch.randint(0, 1000, (4,)), 2),
+            ("CIFAR ResNet-20, batch 128", load_from_torchvision_cifar(cifar_resnet(20), tv20), tv20,
              "torchvision BasicBlock ResNet-20", torch.randn(128, 3, 32, 32), torch.randint(0, 10, (128,)), 3)):
         cases.append(Case(
             paper="resnet", name=name, oracle=oracle, ours=ours, theirs=theirs, inputs=(x,),
