@@ -109,7 +109,7 @@ PRESETS = {
     # - d_model 256 is 2.6x slower per step and barely better per step (val PPL 45.5 at step 283, d 128 48.4 at 310);
     # - Eq. (3) x 0.5 beat x 0.3 on val PPL at 150 s (15.5 vs 17.3); the last 5 snapshots 40 steps apart
     #   gave the lowest val PPL of 3 or 5 snapshots 20, 40 or 80 steps apart (9.43 against 10.37 unaveraged).
-    # 1,200 steps (about 4.7 epochs) take about 4.5 minutes, the whole preset about 6; 1,300 steps gave
+    # 1,200 steps (243 batches an epoch: about 4.9 epochs) take about 5 minutes, the whole preset about 6; 1,300 steps gave
     # val2016 BLEU 31.6 (beam 4, averaged). Table 3's rows stay unscored: they need >= 3 seeds per arm trained
     # well past warm-up, which 10 minutes cannot buy (the claims say what would).
     "quick": Config(max_steps=1200, warmup=160, lr_scale=0.5, val_every=200, avg_every=40, ablation_steps=0,
