@@ -30,6 +30,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from einops import rearrange
 
+from shared.attention import scaled_dot_product_attention
+
 
 @dataclass
 class GPTConfig:
@@ -81,8 +83,8 @@ class CausalSelfAttention(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:                    # x: [B, T, D]
         q, k, v = rearrange(self.c_attn(x), "b t (three h d) -> three b h t d", three=3, h=self.h)
         # softmax(Q K^T / sqrt(d_k)) V, position t attends to positions <= t only (the causal mask)
-        a = F.scaled_dot_product_attention(q, k, v, is_causal=True,
-                                           dropout_p=self.attn_dropout if self.training else 0.0)  # [B, h, T, d]
+        a = scaled_dot_product_attention(q, k, v, is_causal=True,  # F.scaled_dot_product_attention (shared.attention)
+                                         dropout_p=self.attn_dropout if self.training else 0.0)  # [B, h, T, d]
         a = rearrange(a, "b h t d -> b t (h d)")
         return self.resid_dropout(self.c_proj(a))                           # [B, T, D]
 

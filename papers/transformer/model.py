@@ -23,6 +23,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from einops import rearrange
 
+from shared.attention import scaled_dot_product_attention
+
 
 @dataclass
 class TransformerConfig:
@@ -80,7 +82,8 @@ def attention(Q: torch.Tensor, K: torch.Tensor, V: torch.Tensor, mask: torch.Ten
     """Eq. (1) written out: returns the output and the attention weights softmax(QK^T/sqrt(d_k)).
 
     Q [..., n, d_k], K [..., m, d_k], V [..., m, d_v], mask broadcastable to [..., n, m] (True = keep).
-    The model itself calls ``F.scaled_dot_product_attention`` (fused); a test checks both agree.
+    The model itself calls ``F.scaled_dot_product_attention`` (fused; through ``shared.attention``, which picks
+    the unfused kernel for bf16 training on the CPU, where it is faster); a test checks both agree.
     """
     d_k = Q.size(-1)
     scores = Q @ K.transpose(-2, -1) / math.sqrt(d_k)                   # [..., n, m]
@@ -123,7 +126,7 @@ class MultiHeadAttention(nn.Module):
         if self.keep_weights:
             heads, self.weights = attention(q, k, v, mask)
         else:
-            heads = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)      # Eq. (1), fused
+            heads = scaled_dot_product_attention(q, k, v, attn_mask=mask)        # Eq. (1), fused (shared.attention)
         return self.W_O(rearrange(heads, "b h n d -> b n (h d)"))               # Concat(head_i) W^O
 
 
