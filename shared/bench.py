@@ -33,7 +33,7 @@ import torch
 
 from .profiling import count_flops
 
-PAPERS_WITH_ORACLES = ("gpt", "resnet", "transformer", "yolo", "vit", "bert")
+PAPERS_WITH_ORACLES = ("gpt", "resnet", "transformer", "yolo", "vit", "bert", "faster_rcnn")
 MODES = ("fp32", "bf16")
 KINDS = ("train", "infer")
 

@@ -22,12 +22,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from einops import rearrange
 from torch import nn
 
-from shared.boxes import batched_nms, clip_boxes_to_image, nms, remove_small_boxes
+from shared.boxes import batched_nms, box_iou, clip_boxes_to_image, remove_small_boxes
 
 
 @dataclass
@@ -150,6 +151,30 @@ class RPNHead(nn.Module):
         return cls.softmax(-1)[..., 1] if self.softmax else cls.sigmoid()
 
 
+def greedy_nms(boxes: torch.Tensor, scores: torch.Tensor, iou_threshold: float, max_keep: int | None = None
+               ) -> torch.Tensor:
+    """§3.3: "we adopt non-maximum suppression (NMS) on the proposal regions based on their cls scores",
+    greedy, highest score first, suppressing IoU > ``iou_threshold``; stops after ``max_keep`` boxes.
+
+    The same greedy rule as ``shared.boxes.nms`` (ties keep the lower index), with the sequential part run on
+    a NumPy copy of the suppression matrix: the proposal layer calls it for every training image."""
+    if boxes.numel() == 0:
+        return torch.empty(0, dtype=torch.long, device=boxes.device)
+    order = torch.sort(scores, descending=True, stable=True).indices
+    over = (box_iou(boxes[order], boxes[order]) > iou_threshold).cpu().numpy()        # [N, N], score order
+    suppressed = np.zeros(len(order), dtype=bool)
+    keep = []
+    limit = len(order) if max_keep is None else max_keep
+    for i in range(len(order)):
+        if suppressed[i]:
+            continue
+        keep.append(i)
+        if len(keep) >= limit:
+            break
+        suppressed |= over[i]
+    return order[torch.as_tensor(keep, dtype=torch.long, device=boxes.device)]
+
+
 class ProposalLayer(nn.Module):
     """§3.3: turn the RPN's outputs into proposals: decode the offsets on the anchors (Eq. (2)), clip to the
     image, drop boxes smaller than ``min_size``, keep the ``pre_nms_top_n`` highest scores, NMS at IoU 0.7,
@@ -170,7 +195,7 @@ class ProposalLayer(nn.Module):
         boxes, scores = boxes[keep], scores[keep]
         top = scores.topk(min(pre, len(scores))).indices
         boxes, scores = boxes[top], scores[top]
-        keep = nms(boxes, scores, cfg.nms_thresh)[:post]
+        keep = greedy_nms(boxes, scores, cfg.nms_thresh, post)
         return boxes[keep], scores[keep]
 
 

@@ -190,3 +190,21 @@ def test_cpu_model_detects_and_its_head_uses_dropout_in_train_mode():
 def test_unknown_backbone_is_refused():
     with pytest.raises(ValueError, match="backbone"):
         FasterRCNN(FasterRCNNConfig(backbone="resnet"))
+
+
+def test_roi_pool_equals_torchvision_with_ties_edges_and_chunks():
+    """ReLU features (many equal zeros), RoIs outside the map, on half-cell corners, empty bins, small chunks."""
+    g = torch.Generator().manual_seed(1)
+    feats = torch.randn(3, 5, 9, 13, generator=g).relu().requires_grad_()
+    n = 40
+    xy = torch.rand(n, 2, generator=g) * 260 - 40
+    rois = torch.cat([torch.randint(0, 3, (n, 1), generator=g).float(), xy, xy + torch.rand(n, 2, generator=g) * 200], 1)
+    rois[:3, 1:] = torch.tensor([8.0, 8.0, 24.0, 40.0])             # corners at x.5 cells: C's round, not banker's
+    rois[3, 1:] = torch.tensor([400.0, 400.0, 500.0, 500.0])        # entirely outside: every bin empty
+    ours = roi_pool(feats, rois, 7, 1 / 16, chunk_elements=5000)
+    ref = torchvision.ops.roi_pool(feats, rois, 7, 1 / 16)
+    assert torch.equal(ours, ref)
+    w = torch.randn(ours.shape, generator=g)
+    (g1,) = torch.autograd.grad((ours * w).sum(), feats)
+    (g2,) = torch.autograd.grad((ref * w).sum(), feats)
+    assert torch.allclose(g1, g2, atol=1e-6)                         # the gradient goes to the same argmax cell
