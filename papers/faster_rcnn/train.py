@@ -68,6 +68,17 @@ def _average_gradients(model: torch.nn.Module) -> None:
             p.grad /= world
 
 
+def _sync_buffers(model: torch.nn.Module) -> None:
+    """torchrun: average BatchNorm running statistics over ranks at the end of a phase, so every rank holds
+    the same network (no counterpart in the paper; VGG-16 has no BatchNorm)."""
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return
+    for b in model.buffers():
+        if b.is_floating_point():
+            dist.all_reduce(b)
+            b /= dist.get_world_size()
+
+
 def _loop(name: str, model: FasterRCNN, batches: Iterable, steps: int, recipe: Recipe, rpn: bool, det: bool,
           rpn_cfg: RPNLossConfig = RPNLossConfig(), det_cfg: DetLossConfig = DetLossConfig(), generator=None,
           on_step: Callable[[str, int, dict], None] | None = None, autocast=None) -> StepLog:
@@ -97,6 +108,7 @@ def _loop(name: str, model: FasterRCNN, batches: Iterable, steps: int, recipe: R
         last = loss.item()
         if on_step:
             on_step(name, step, {k: v.item() for k, v in terms.items()})
+    _sync_buffers(model)
     return StepLog(name, steps, time.perf_counter() - t0, last)
 
 
