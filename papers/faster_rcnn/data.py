@@ -139,10 +139,16 @@ class Batches:
         return max(1, len(self.split) // (self.batch_size * self.world))
 
     def __iter__(self):
+        return self.iter_from(0)
+
+    def iter_from(self, skip: int):
+        """One epoch from the generator's current state, without its first ``skip`` batches (of this rank):
+        with the generator set back to the epoch's start, a resumed run sees the batches it would have seen.
+        Lazy: nothing is drawn before the first batch is asked for."""
         order = torch.randperm(len(self.split), generator=self.g).tolist()
         flips = (torch.rand(len(self.split), generator=self.g) < self.flip).tolist()
         n = len(self) * self.world
-        for b in range(self.rank, n, self.world):
+        for b in list(range(self.rank, n, self.world))[skip:]:
             idx = order[b * self.batch_size:(b + 1) * self.batch_size]
             if not idx:
                 continue

@@ -44,7 +44,7 @@ from . import plots
 from .data import Batches, DetSplit, from_detection_set, from_yolo_split
 from .loss import DetLossConfig, Recipe, RPNLossConfig
 from .model import FasterRCNN, FasterRCNNConfig, cell_anchors, cpu_config, faster_rcnn_vgg16, grid_anchors
-from .train import train_alternating, train_joint
+from .train import Checkpointing, train_alternating, train_joint
 
 # The paper's numbers (mAP@0.5 in %, VGG-16, RPN + Fast R-CNN with shared features).
 TABLE3 = {"voc07": 69.9, "voc07+12": 73.2}          # VOC 2007 test, trained on 07 / 07+12
@@ -107,6 +107,7 @@ class Config:
     eval_batch: int = 8
     draw: int = 6
     log_every: int = 10
+    ckpt_every: int = 0              # save each detector's training state every N steps (and after each phase)
     amp: str = "false"               # bf16 autocast: false | true | auto
     channels_last: bool = False
 
@@ -138,7 +139,7 @@ PRESETS = {
                     fps_variants=("faster-rcnn-cpu", "yolo-cpu", "faster-rcnn-vgg16", "yolo"), fps_iters=2),
     "paper": Config(model=FasterRCNNConfig(), recipe=Recipe(), dataset="auto", normalize="imagenet",
                     scheme="alternating", joint_steps=80_000, seeds=(0,), eval_batch=1,
-                    fps_variants=("faster-rcnn-vgg16",), fps_iters=20, log_every=100),
+                    fps_variants=("faster-rcnn-vgg16",), fps_iters=20, log_every=100, ckpt_every=1000),
 }
 IMAGENET = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
 
@@ -234,8 +235,13 @@ def train_detector(run: Run, cfg: Config, train: DetSplit, seed: int, scheme: st
             curve.append(rec)
             run.log(rec)
 
+    # with ckpt_every > 0 (the paper preset), --resume continues each detector from its own checkpoint (an absent
+    # one: that detector starts afresh)
+    safe = "".join(c if c.isalnum() else "-" for c in tag)
+    ckpt = Checkpointing(run.out / "checkpoints" / f"{safe}-seed{seed}" / "checkpoint.pt", cfg.ckpt_every,
+                         resume=run.args.resume) if cfg.ckpt_every > 0 else None
     kw = dict(generator=gen, on_step=on_step, rpn_cfg=replace(cfg.rpn_loss, lam=lam), det_cfg=cfg.det_loss,
-              autocast=(lambda: precision.autocast(True, device)) if amp else None)
+              autocast=(lambda: precision.autocast(True, device)) if amp else None, ckpt=ckpt)
     t0 = time.perf_counter()
     if scheme == "alternating":
         logs = train_alternating(model, batches, tuple(cfg.alt_steps), cfg.recipe, **kw)

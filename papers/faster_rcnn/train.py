@@ -16,14 +16,44 @@ from __future__ import annotations
 
 import copy
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Callable, Iterable
 
 import torch
 import torch.distributed as dist
 
+from shared import checkpoint as ckpt_io
+from shared.seed import get_rng_state, set_rng_state
+
 from .loss import DetLossConfig, Recipe, RPNLossConfig, detector_loss, lr_at, optimizer, rpn_loss, sample_rois
 from .model import FasterRCNN
+
+
+@dataclass
+class Checkpointing:
+    """Where and how often a training scheme saves its state, and whether it starts from a saved one
+    (no counterpart in the paper: an 80k-iteration run must survive an interruption).
+
+    ``path`` is written atomically every ``every`` steps and at the end of each phase; with ``resume`` a
+    scheme restores the phase, step, weights, optimizer, random states and position in the data from it
+    and continues, so an interrupted run ends with the weights of an uninterrupted one. ``batches`` must
+    then be :class:`papers.faster_rcnn.data.Batches` (it can restart an epoch part-way)."""
+    path: Path
+    every: int = 0
+    resume: bool = False
+    state: dict | None = field(default=None, repr=False)   # loaded by the scheme when resuming
+
+    def load(self) -> dict | None:
+        if self.resume and self.state is None and Path(self.path).is_file():
+            self.state = ckpt_io.load_checkpoint(self.path)
+            ckpt_io.RESUMED.append({"checkpoint": str(self.path), "step": int(self.state["step"]),
+                                    "max_steps": int(self.state["steps"]), "phase": self.state["name"]})
+        return self.state
+
+    def save(self, state: dict) -> None:
+        if not dist.is_initialized() or dist.get_rank() == 0:
+            ckpt_io.save_checkpoint({**state, "run": ckpt_io.run_meta()}, self.path)
 
 
 @dataclass
@@ -81,19 +111,52 @@ def _sync_buffers(model: torch.nn.Module) -> None:
 
 def _loop(name: str, model: FasterRCNN, batches: Iterable, steps: int, recipe: Recipe, rpn: bool, det: bool,
           rpn_cfg: RPNLossConfig = RPNLossConfig(), det_cfg: DetLossConfig = DetLossConfig(), generator=None,
-          on_step: Callable[[str, int, dict], None] | None = None, autocast=None) -> StepLog:
+          on_step: Callable[[str, int, dict], None] | None = None, autocast=None,
+          ckpt: Checkpointing | None = None, phase: int = 0, extra: dict | None = None, logs=()) -> StepLog:
+    """One phase: ``steps`` SGD steps on the RPN and/or detector losses. With ``ckpt``, its state is saved
+    every ``ckpt.every`` steps and at the end; a loaded state of this phase makes the loop continue from it."""
     opt = optimizer(model, recipe)
     model.train()
     for part in (model.backbone, model.rpn_backbone, model.rpn, model.head):   # frozen parts keep fixed statistics
         if part is not None and not any(p.requires_grad for p in part.parameters()):
             part.eval()
-    t0, last, it = time.perf_counter(), float("nan"), iter(batches)
-    for step in range(steps):
+    t0, last, start = time.perf_counter(), float("nan"), 0
+    state = ckpt.state if ckpt is not None else None
+    if state is not None and int(state["phase"]) == phase:        # resume part-way through this phase
+        start, last = int(state["step"]), float(state["last_loss"])
+        if state.get("optimizer") is not None:
+            opt.load_state_dict(state["optimizer"])
+        set_rng_state(state["rng"])
+        if generator is not None and state.get("generator") is not None:
+            generator.set_state(state["generator"])
+        batches.g.set_state(state["epoch_rng"])
+        t0 -= float(state["seconds"])
+        ckpt.state = None
+    track = ckpt is not None
+    if track and not hasattr(batches, "iter_from"):
+        raise TypeError("checkpointing needs papers.faster_rcnn.data.Batches (it restarts an epoch part-way)")
+    if track and state is not None and int(state["phase"]) == phase:
+        epoch_rng, pos = state["epoch_rng"], int(state["pos"])
+        it = batches.iter_from(pos)
+    else:
+        epoch_rng, pos = (batches.g.get_state() if track else None), 0
+        it = iter(batches)
+
+    def snapshot(done: int) -> dict:
+        return {"phase": phase, "step": done, "steps": steps, "name": name, "model": model.state_dict(),
+                "optimizer": opt.state_dict(), "rng": get_rng_state(),
+                "generator": generator.get_state() if generator is not None else None,
+                "epoch_rng": epoch_rng, "pos": pos, "last_loss": last, "seconds": time.perf_counter() - t0,
+                "logs": [vars(l) for l in logs], **(extra or {})}
+
+    for step in range(start, steps):
         try:
             images, boxes, labels = next(it)
         except StopIteration:
+            epoch_rng, pos = (batches.g.get_state() if track else None), 0
             it = iter(batches)                                     # the next epoch
             images, boxes, labels = next(it)
+        pos += 1
         for g in opt.param_groups:
             g["lr"] = lr_at(step, recipe)
         with autocast() if autocast is not None else _nullcontext():
@@ -108,7 +171,13 @@ def _loop(name: str, model: FasterRCNN, batches: Iterable, steps: int, recipe: R
         last = loss.item()
         if on_step:
             on_step(name, step, {k: v.item() for k, v in terms.items()})
+        if track and ckpt.every and (step + 1) % ckpt.every == 0 and step + 1 < steps:
+            ckpt.save(snapshot(step + 1))
     _sync_buffers(model)
+    if track:
+        # the phase is done: the next one starts a fresh epoch from the batches' current random state
+        epoch_rng, pos = batches.g.get_state(), 0
+        ckpt.save(snapshot(steps))
     return StepLog(name, steps, time.perf_counter() - t0, last)
 
 
@@ -141,45 +210,67 @@ def scaled(recipe: Recipe, steps: int) -> Recipe:
 
 def train_joint(model: FasterRCNN, batches, steps: int, recipe: Recipe, generator=None, on_step=None,
                 rpn_cfg: RPNLossConfig = RPNLossConfig(), det_cfg: DetLossConfig = DetLossConfig(),
-                autocast=None) -> list[StepLog]:
+                autocast=None, ckpt: Checkpointing | None = None) -> list[StepLog]:
     """§3.2 (ii) approximate joint training: RPN and detector losses summed, shared convolutions trained by both."""
+    state = ckpt.load() if ckpt is not None else None
+    if state is not None:
+        model.load_state_dict(state["model"])
     return [_loop("joint", model, batches, steps, scaled(recipe, steps), rpn=True, det=True, rpn_cfg=rpn_cfg,
-                  det_cfg=det_cfg, generator=generator, on_step=on_step, autocast=autocast)]
+                  det_cfg=det_cfg, generator=generator, on_step=on_step, autocast=autocast, ckpt=ckpt)]
 
 
 def train_alternating(model: FasterRCNN, batches, steps: tuple[int, int, int, int], recipe: Recipe,
                       generator=None, on_step=None, rpn_cfg: RPNLossConfig = RPNLossConfig(),
-                      det_cfg: DetLossConfig = DetLossConfig(), autocast=None) -> list[StepLog]:
+                      det_cfg: DetLossConfig = DetLossConfig(), autocast=None,
+                      ckpt: Checkpointing | None = None) -> list[StepLog]:
     """§3.2 (i) 4-step alternating training; ``model`` ends as the unified network with shared convolutions.
 
-    Each step runs ``recipe``'s schedule stretched to its own length (:func:`scaled`)."""
+    Each step runs ``recipe``'s schedule stretched to its own length (:func:`scaled`). With ``ckpt.resume``
+    the steps already done are set up again (which parts exist and which are fixed), the saved weights are
+    loaded, and training continues inside the step where it stopped."""
     kw = dict(rpn_cfg=rpn_cfg, det_cfg=det_cfg, generator=generator, on_step=on_step, autocast=autocast)
-    init = copy.deepcopy(model.backbone.state_dict())               # the common (pre-trained) initialisation
-    logs = []
-    # Step 1: the RPN on its own convolutions.
-    model.rpn_backbone = copy.deepcopy(model.backbone)
-    freeze(model.head)
-    freeze(model.backbone)
-    logs.append(_loop("1: RPN", model, batches, steps[0], scaled(recipe, steps[0]), rpn=True, det=False, **kw))
-    # Step 2: Fast R-CNN on step-1 proposals, its own convolutions from the same initialisation.
-    model.backbone.load_state_dict(init)
-    freeze(model.backbone, False)
-    freeze(model.head, False)
-    freeze(model.rpn_backbone)
-    freeze(model.rpn)
-    logs.append(_loop("2: Fast R-CNN", model, batches, steps[1], scaled(recipe, steps[1]), rpn=False, det=True, **kw))
-    # Step 3: the RPN on the detector's convolutions, which are now fixed; only RPN-unique layers train.
-    model.rpn_backbone = None
-    freeze(model.backbone)
-    freeze(model.head)
-    freeze(model.rpn, False)
-    logs.append(_loop("3: RPN, shared convs fixed", model, batches, steps[2], scaled(recipe, steps[2]), rpn=True,
-                      det=False, **kw))
-    # Step 4: the Fast R-CNN-unique layers on the new proposals, shared convolutions still fixed.
-    freeze(model.rpn)
-    freeze(model.head, False)
-    logs.append(_loop("4: Fast R-CNN, shared convs fixed", model, batches, steps[3], scaled(recipe, steps[3]),
-                      rpn=False, det=True, **kw))
+    state = ckpt.load() if ckpt is not None else None
+    init = (state["init"] if state is not None
+            else copy.deepcopy(model.backbone.state_dict()))         # the common (pre-trained) initialisation
+
+    def step1():  # Step 1: the RPN on its own convolutions.
+        model.rpn_backbone = copy.deepcopy(model.backbone)
+        freeze(model.head)
+        freeze(model.backbone)
+
+    def step2():  # Step 2: Fast R-CNN on step-1 proposals, its own convolutions from the same initialisation.
+        model.backbone.load_state_dict(init)
+        freeze(model.backbone, False)
+        freeze(model.head, False)
+        freeze(model.rpn_backbone)
+        freeze(model.rpn)
+
+    def step3():  # Step 3: the RPN on the detector's convolutions, now fixed; only RPN-unique layers train.
+        model.rpn_backbone = None
+        freeze(model.backbone)
+        freeze(model.head)
+        freeze(model.rpn, False)
+
+    def step4():  # Step 4: the Fast R-CNN-unique layers on the new proposals, shared convolutions still fixed.
+        freeze(model.rpn)
+        freeze(model.head, False)
+
+    phases = [(step1, "1: RPN", True, False), (step2, "2: Fast R-CNN", False, True),
+              (step3, "3: RPN, shared convs fixed", True, False),
+              (step4, "4: Fast R-CNN, shared convs fixed", False, True)]
+    first, logs = 0, []
+    if state is not None:                      # redo the set-up of every step begun, then the saved weights
+        first = int(state["phase"])
+        for setup, *_ in phases[:first + 1]:
+            setup()
+        model.load_state_dict(state["model"])
+        logs = [StepLog(**l) for l in state["logs"]]
+    for k in range(first, 4):
+        setup, name, rpn, det = phases[k]
+        if k > first or state is None:
+            setup()
+        logs.append(_loop(name, model, batches, steps[k], scaled(recipe, steps[k]), rpn=rpn, det=det, ckpt=ckpt,
+                          phase=k, extra={"init": init}, logs=logs, **kw))
     freeze(model.rpn, False)
     freeze(model.backbone, False)
     return logs
