@@ -62,7 +62,7 @@ def test_quick_preset_uses_every_core():
     """No preset pins fewer threads than the machine has (0 = torch's default: every core)."""
     assert all(p.threads == 0 for p in PRESETS.values())
     q = PRESETS["quick"]
-    assert q.amp is False and q.warmup < q.max_steps / 4
+    assert q.amp == "auto" and q.warmup < q.max_steps / 4                 # bf16 measured faster here
 
 
 def test_bleu_is_scored_in_the_papers_setting_only():
