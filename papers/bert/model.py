@@ -33,6 +33,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from einops import rearrange
 
+from shared.attention import scaled_dot_product_attention
+
 
 @dataclass
 class BertConfig:
@@ -99,7 +101,8 @@ class BertSelfAttention(nn.Module):
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:     # x: [B, T, H]
         q, k, v = (rearrange(f(x), "b t (a d) -> b a t d", a=self.A) for f in (self.query, self.key, self.value))
         # mask: bool [B, 1, T|1, T], True where attention is allowed; dropout on the attention probabilities
-        o = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=self.p if self.training else 0.0)
+        # F.scaled_dot_product_attention; shared.attention picks the unfused kernel for bf16 CPU training at <= 128 keys
+        o = scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=self.p if self.training else 0.0)
         return rearrange(o, "b a t d -> b t (a d)")                                     # [B, T, H]
 
 
