@@ -80,7 +80,7 @@ def conv_layers(spec: tuple, in_channels: int, cfg: YOLOConfig) -> tuple[nn.Sequ
         layers.append(nn.Conv2d(c, f, k, stride, padding=k // 2, bias=cfg.conv_bias and not cfg.batch_norm))
         if cfg.batch_norm:
             layers.append(nn.BatchNorm2d(f))
-        layers.append(nn.LeakyReLU(cfg.leaky))
+        layers.append(nn.LeakyReLU(cfg.leaky, inplace=cfg.leaky > 0))  # in place on the fresh conv/BN output
         c = f
     return nn.Sequential(*layers), c
 
@@ -110,7 +110,7 @@ class YOLO(nn.Module):
             pre = [nn.Linear(flat, cfg.fc_bottleneck)] if cfg.fc_bottleneck else []   # linear activation
             self.head = nn.Sequential(
                 nn.Flatten(), *pre,
-                nn.Linear(cfg.fc_bottleneck or flat, cfg.fc_hidden), nn.LeakyReLU(cfg.leaky),
+                nn.Linear(cfg.fc_bottleneck or flat, cfg.fc_hidden), nn.LeakyReLU(cfg.leaky, inplace=cfg.leaky > 0),
                 nn.Dropout(cfg.dropout),                                    # §2.2: after the first connected layer
                 nn.Linear(cfg.fc_hidden, out))                              # final layer: linear activation
         else:
