@@ -121,8 +121,12 @@ def _loop(name: str, model: FasterRCNN, batches: Iterable, steps: int, recipe: R
         if part is not None and not any(p.requires_grad for p in part.parameters()):
             part.eval()
     t0, last, start = time.perf_counter(), float("nan"), 0
-    state = ckpt.state if ckpt is not None else None
-    if state is not None and int(state["phase"]) == phase:        # resume part-way through this phase
+    track = ckpt is not None
+    if track and not hasattr(batches, "iter_from"):
+        raise TypeError("checkpointing needs papers.faster_rcnn.data.Batches (it restarts an epoch part-way)")
+    state = ckpt.state if track else None
+    resuming = state is not None and int(state["phase"]) == phase
+    if resuming:                                                   # resume part-way through this phase
         start, last = int(state["step"]), float(state["last_loss"])
         if state.get("optimizer") is not None:
             opt.load_state_dict(state["optimizer"])
@@ -132,10 +136,7 @@ def _loop(name: str, model: FasterRCNN, batches: Iterable, steps: int, recipe: R
         batches.g.set_state(state["epoch_rng"])
         t0 -= float(state["seconds"])
         ckpt.state = None
-    track = ckpt is not None
-    if track and not hasattr(batches, "iter_from"):
-        raise TypeError("checkpointing needs papers.faster_rcnn.data.Batches (it restarts an epoch part-way)")
-    if track and state is not None and int(state["phase"]) == phase:
+    if resuming:
         epoch_rng, pos = state["epoch_rng"], int(state["pos"])
         it = batches.iter_from(pos)
     else:
