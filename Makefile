@@ -16,7 +16,7 @@ ALL_PAPERS := mcculloch_pitts backprop resnet yolo faster_rcnn transformer bert 
 PAPERS     := $(patsubst papers/%/reproduce.py,%,$(wildcard papers/*/reproduce.py))
 MISSING    := $(filter-out $(PAPERS),$(ALL_PAPERS))
 
-.PHONY: help install test reports docs docs-serve chromium bench clean-venv $(ALL_PAPERS) $(ALL_PAPERS:=-smoke) $(ALL_PAPERS:=-paper)
+.PHONY: help install test reports docs docs-serve chromium bench resnet-fig6 clean-venv $(ALL_PAPERS) $(ALL_PAPERS:=-smoke) $(ALL_PAPERS:=-paper)
 
 help:  ## list every target
 	@echo "Quick start:  make <paper>   (reduced-scale reproduction into reproductions/<paper>/)"
@@ -30,6 +30,7 @@ help:  ## list every target
 	@echo "  docs               reading pages: each paper's code beside its annotations -> $(DOCS_OUT)/"
 	@echo "  docs-serve         build the pages and serve them on http://127.0.0.1:$(DOCS_PORT)/"
 	@echo "  chromium           install headless Chromium (Debian package) for the reading-page test"
+	@echo "  resnet-fig6        ResNet Fig. 6 trained to the plateau (~40 min on 2 cores) -> reproductions/resnet/fig6/"
 	@echo "  bench              ours vs the oracle implementations (step time, MFU) -> reproductions/BENCHMARKS.md"
 	@for p in $(PAPERS); do \
 	  printf "  %-18s %s\n" "$$p" "quick reproduction -> reproductions/$$p/"; \
@@ -73,6 +74,10 @@ bench: $(STAMP)  ## not part of `make test`; run it on an idle machine
 
 $(PAPERS): %: $(STAMP)
 	$(PY) -m papers.$*.reproduce --preset quick --out reproductions/$* $(DATA_ARG) $(ARGS)
+
+# ResNet's Fig. 6 at the scale where its curves mean something (~40 min on 2 cores; see papers/resnet/README.md)
+resnet-fig6: $(STAMP)
+	$(PY) -m papers.resnet.reproduce --preset fig6 --out reproductions/resnet/fig6 $(DATA_ARG) $(ARGS)
 
 $(PAPERS:=-smoke): %-smoke: $(STAMP)
 	$(PY) -m papers.$*.reproduce --preset smoke --out runs/$*/smoke $(DATA_ARG) $(ARGS)
