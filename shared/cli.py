@@ -255,6 +255,8 @@ class Run:
             report = write_report(self.out, metrics)
             if self.out.resolve().parent.name == "reproductions":
                 update_index(self.out.resolve().parent)
+            elif self.out.resolve().parent.parent.name == "reproductions":   # a longer report, <slug>/<preset>/
+                update_index(self.out.resolve().parent.parent)
                 readme = REPO / "papers" / self.slug / "README.md"
                 if self.out.resolve() == (REPO / "reproductions" / self.slug).resolve() and readme.is_file():
                     sync_package_readme(readme, metrics)  # the package README quotes the committed report

@@ -397,12 +397,17 @@ def render_index(reproductions_dir: str | Path) -> str:
         if not path.is_file():
             missing.append(title)
             continue
-        m = json.loads(path.read_text())
-        wall = f"{m['environment']['wall_seconds']:.0f} s"
-        for i, c in enumerate(m["claims"]):
-            first = i == 0
-            out.append(_row([f"[{title}]({slug}/README.md)" if first else "", m["preset"] if first else "",
-                             c["statement"], fmt(c["paper"]), fmt(c["ours"]), c["verdict"], wall if first else ""]))
+        # the quick report, then any longer one beside it (<slug>/<preset>/, e.g. resnet/fig6, <paper>/paper)
+        for path in [path, *sorted((root / slug).glob("*/metrics.json"))]:
+            m = json.loads(path.read_text())
+            wall = f"{m['environment']['wall_seconds']:.0f} s"
+            link = path.parent.relative_to(root).as_posix() + "/README.md"
+            name = title if path.parent.name == slug else f"{title}, {m['preset']}"
+            for i, c in enumerate(m["claims"]):
+                first = i == 0
+                out.append(_row([f"[{name}]({link})" if first else "", m["preset"] if first else "",
+                                 c["statement"], fmt(c["paper"]), fmt(c["ours"]), c["verdict"],
+                                 wall if first else ""]))
     if missing:
         out += ["", "Not yet reproduced: " + ", ".join(missing) + "."]
     out.append("")

@@ -61,15 +61,20 @@ def test_index_lists_every_paper(tmp_path):
     text = render_index(tmp_path)
     assert "[ResNet (He et al. 2016)](resnet/README.md)" in text
     assert "Not yet reproduced:" in text and "McCulloch & Pitts 1943" in text
+    m = _metrics()
+    m["preset"] = "fig6"
+    write_report(tmp_path / "resnet" / "fig6", m)     # a longer report beside the quick one is listed after it
+    text = render_index(tmp_path)
+    assert text.index("(resnet/README.md)") < text.index("[ResNet (He et al. 2016), fig6](resnet/fig6/README.md)")
 
 
 def test_committed_reports_agree_with_their_metrics():
     """Every committed report is exactly what its metrics.json renders to, and the index is current."""
     root = ROOT / "reproductions"
-    found = sorted(root.glob("*/metrics.json"))
+    found = sorted(root.glob("*/metrics.json")) + sorted(root.glob("*/*/metrics.json"))   # quick; longer presets
     for path in found:
         m = json.loads(path.read_text())
-        assert m["paper"] == path.parent.name
+        assert m["paper"] == (path.parent.name if path.parent.parent == root else path.parent.parent.name)
         assert (path.parent / "README.md").read_text() == render_readme(m), f"{path.parent} is stale"
         for f in m.get("figures", []):
             assert (path.parent / f["file"]).is_file(), f"{path.parent}: figure {f['file']} missing"
