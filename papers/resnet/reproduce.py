@@ -519,7 +519,8 @@ def run_cifar(run: Run, cfg: Config) -> None:
     figures = []
     if run.is_main:
         figure6(results, cfg, run.out / "fig6.png")
-        figures.append({"file": "fig6.png", "caption": f"Figure 6 analogue: training error of plain (left) and "
+        figures.append({"file": "fig6.png", "caption": f"Figure 6 analogue: training error"
+                        + (" (dashed) and test error (bold)" if cfg.eval_every else "") + " of plain (left) and "
                         f"residual (right) CIFAR-10 nets, width {cfg.width}, {cfg.max_steps} iterations, "
                         f"seeds {list(cfg.seeds)}"})
     stride = max(1, len(results[0]["steps"]) // 100) if results and results[0]["steps"] else 1
