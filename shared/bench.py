@@ -32,6 +32,8 @@ How a row is measured (paired rounds):
     python -m shared.bench [--papers gpt,resnet,transformer] [--cases ResNet-50] [--modes bf16] [--kinds train]
                            [--rounds 12] [--block-ms 100] [--out reproductions/BENCHMARKS.md]
 
+``--out X.md`` also writes ``X.json``: the machine, the peaks and every row with its per-round ratios.
+
 ``--cases`` keeps the cases whose name contains one of the given (case-insensitive) substrings,
 ``--modes`` / ``--kinds`` the precisions and steps to time: a single row can be re-measured alone
 (with ``--out ''`` so that the committed table is left as it is).
@@ -41,6 +43,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
+import json
 import math
 import os
 import platform
@@ -293,7 +296,7 @@ def render(rows: list[dict], peaks: dict, env: dict, cases: list[Case], seconds:
             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         out.append(f"| {r['paper']} | {r['case']} | {r['oracle']} | {r['mode']} | {r['kind']} | {1e3 * r['ours_s']:.1f} | "
-                   f"{1e3 * r['theirs_s']:.1f} | **{r['ratio']:.2f}** | [{_fmt(r['lo'])}, {_fmt(r['hi'])}] | "
+                   f"{1e3 * r['theirs_s']:.1f} | **{r['ratio']:.3f}** | [{_fmt(r['lo'], '.3f')}, {_fmt(r['hi'], '.3f')}] | "
                    f"{_fmt(r['target'], '.1f')} | {r['verdict']} | {100 * r['mfu_ours']:.1f}% | "
                    f"{100 * r['mfu_theirs']:.1f}% |")
     notes = [f"- {c.paper}, {c.name}: {c.note}" for c in cases if c.note]
@@ -360,7 +363,7 @@ def main(argv=None) -> list[dict]:
             continue
         for r in rows[-len(modes) * len(kinds):]:
             print(f"  {r['mode']} {r['kind']}: ours {1e3 * r['ours_s']:.1f} ms, oracle {1e3 * r['theirs_s']:.1f} ms "
-                  f"({r['calls']} calls a block), ratio {r['ratio']:.2f} [{_fmt(r['lo'])}, {_fmt(r['hi'])}] "
+                  f"({r['calls']} calls a block), ratio {r['ratio']:.3f} [{_fmt(r['lo'], '.3f')}, {_fmt(r['hi'], '.3f')}] "
                   f"target {_fmt(r['target'], '.1f')}: {r['verdict']}; MFU {100 * r['mfu_ours']:.1f}% vs "
                   f"{100 * r['mfu_theirs']:.1f}%", flush=True)
         print(f"  ({time.perf_counter() - t_case:.0f} s)", flush=True)
@@ -374,7 +377,10 @@ def main(argv=None) -> list[dict]:
     if a.out:
         Path(a.out).parent.mkdir(parents=True, exist_ok=True)
         Path(a.out).write_text(text)
-        print(f"wrote {a.out}")
+        raw = Path(a.out).with_suffix(".json")  # the per-round ratios behind every interval
+        raw.write_text(json.dumps(dict(env=env, peaks=peaks, rounds=a.rounds, block_ms=a.block_ms,
+                                       seconds=round(time.perf_counter() - t0, 1), rows=rows), indent=1) + "\n")
+        print(f"wrote {a.out} and {raw}")
     return rows
 
 

@@ -92,6 +92,26 @@ def test_every_paper_with_an_oracle_has_its_target():
     assert bench.target_of(c) == 1.1
 
 
+def test_main_writes_the_table_and_the_per_round_ratios(tmp_path, monkeypatch):
+    import json
+    tiny = _tiny_case()
+    monkeypatch.setattr(bench, "collect", lambda papers, names: [tiny])
+    monkeypatch.setattr(bench, "matmul_peak", lambda dtype: 1e9)
+    rows = bench.main(["--rounds", "6", "--modes", "fp32", "--kinds", "infer", "--block-ms", "0.1",
+                       "--out", str(tmp_path / "B.md")])
+    raw = json.loads((tmp_path / "B.json").read_text())
+    assert raw["rounds"] == 6 and len(raw["rows"]) == len(rows) == 1 and len(raw["rows"][0]["ratios"]) == 6
+    assert "| fp32 | infer |" in (tmp_path / "B.md").read_text()
+
+
+def _tiny_case():
+    torch.manual_seed(0)
+    return bench.Case(paper="gpt", name="tiny", oracle="nn.Linear", ours=torch.nn.Linear(4, 2),
+                      theirs=torch.nn.Linear(4, 2), inputs=(torch.randn(3, 4),), forward_ours=lambda m, inp: m(inp[0]),
+                      forward_theirs=lambda m, inp: m(inp[0]), loss=lambda out: out.sum(),
+                      optimizer=lambda p: torch.optim.SGD(p, lr=0.1), iters=2)
+
+
 def test_run_case_and_render_on_a_tiny_case():
     torch.manual_seed(0)
     ours, theirs = torch.nn.Linear(4, 2), torch.nn.Linear(4, 2)
@@ -108,6 +128,8 @@ def test_run_case_and_render_on_a_tiny_case():
     text = bench.render(rows, {"fp32": 1e9, "bf16": 1e9}, env, [case], 1.0, "", rounds=6, block_s=0.1)
     assert "| 95% interval | target | verdict |" in text and "MFU ours" in text
     assert "ranks [1, 6] (coverage 96.9%" in text
+    r = rows[0]
+    assert f"**{r['ratio']:.3f}** | [{r['lo']:.3f}, {r['hi']:.3f}] | 0.9 | {r['verdict']} |" in text
     counts = bench.verdict_counts(rows)
     assert sum(counts.values()) == 2
     assert f"Verdicts: {counts['meets']} meets, {counts['above']} above, {counts['inconclusive']} inconclusive" in text
