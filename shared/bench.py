@@ -28,6 +28,11 @@ How a row is measured (paired rounds):
   "meets" when the interval's upper bound is <= target, "above" when its lower bound is > target,
   "inconclusive" when the interval straddles the target.
 - The times shown are the medians of the per-round block medians of each side; MFU uses them.
+- What the interval does not cover: variation between processes. Two runs on the idle machine (4817de9 and
+  276e960) agreed on 40 of 52 verdicts. 11 rows moved between a definite verdict and inconclusive, and one row
+  flipped: Fast YOLO fp32 inference was 1.03 [1.02, 1.07] in one run and 0.930 [0.892, 0.959] in the other.
+  Something that stays fixed for the life of a process (where the weights and buffers lie in memory, say) can
+  shift a ratio by several percent. A verdict that matters should hold in two runs.
 
     python -m shared.bench [--papers gpt,resnet,transformer] [--cases ResNet-50] [--modes bf16] [--kinds train]
                            [--rounds 12] [--block-ms 100] [--out reproductions/BENCHMARKS.md]
