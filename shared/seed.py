@@ -1,7 +1,9 @@
 """One call seeds python, numpy, torch (CPU and CUDA) and data-loader workers."""
 from __future__ import annotations
 
+import os
 import random
+import sys
 
 import numpy as np
 import torch
@@ -18,8 +20,23 @@ def seed_everything(seed: int, deterministic: bool = True) -> None:
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)  # also seeds every CUDA device
     if deterministic:
-        torch.use_deterministic_algorithms(True, warn_only=True)
+        deterministic_kernels()
         torch.backends.cudnn.benchmark = False
+
+
+def deterministic_kernels() -> None:
+    """``torch.use_deterministic_algorithms(True, warn_only=True)``, without importing ``torch._inductor``.
+
+    That call also sets ``torch._inductor.config.deterministic``, and importing that module pulls in
+    ``torch._dynamo``: 1.5 s of a run's start on a 2-core CPU, for a flag only ``torch.compile`` reads. When
+    the module is not loaded yet, the same flag is set through the environment variable it reads when it
+    is imported (``TORCHINDUCTOR_DETERMINISTIC``), so a later ``torch.compile`` sees what it saw before.
+    """
+    if "torch._inductor.config" in sys.modules:
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        return
+    os.environ["TORCHINDUCTOR_DETERMINISTIC"] = "1"
+    torch._C._set_deterministic_algorithms(True, warn_only=True)  # what use_deterministic_algorithms does next
 
 
 def worker_init_fn(worker_id: int) -> None:
