@@ -27,7 +27,6 @@ nets; ``Net.with_rule`` keeps theta and swaps the rule, which shows that the con
 """
 from __future__ import annotations
 
-import contextlib
 import itertools
 from dataclasses import dataclass, field
 from typing import Callable
@@ -48,19 +47,6 @@ def theta_for(k: int, rule: str = "exceeds") -> int:
         raise ValueError(f"a cell needs at least one excited synapse to fire (got k={k}); "
                          f"k <= 0 would fire with no input, which no net of the paper does")
     return k - 1 if rule == "exceeds" else k
-
-
-@contextlib.contextmanager
-def one_thread():
-    """The kernels here are tiny ([B, C] x [C, C] with C ~ 10); on a shared CPU, OpenMP synchronisation between
-    threads costs 10-100x the arithmetic, so the simulation runs on one thread and restores the setting.
-    No counterpart in the paper."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(n)
 
 
 def passes(excitation, threshold, rule: str):
@@ -159,15 +145,14 @@ class Net(torch.nn.Module):
         W = torch.cat([self.W_exc, self.W_inh]).T                                         # [C, 2C] source -> target
         state = torch.zeros(B, len(self.cells), dtype=torch.bool, device=x.device)  # all silent before t = 0
         actions = []
-        with one_thread() if x.device.type == "cpu" else contextlib.nullcontext():
-            for t in range(T):
-                excitation, inhibition = (state.to(W.dtype) @ W).chunk(2, dim=1)          # [B, C] each
-                need = self.theta + torch.where(self.relative, inhibition, torch.zeros_like(inhibition))
-                fire = passes(excitation, need, self.rule)                                # (2), exceeds theta
-                fire &= self.relative | (inhibition == 0)                                  # (4), absolute
-                fire[:, :P] = x[:, :, t]                                                   # afferents: input
-                state = fire
-                actions.append(state)
+        for t in range(T):
+            excitation, inhibition = (state.to(W.dtype) @ W).chunk(2, dim=1)          # [B, C] each
+            need = self.theta + torch.where(self.relative, inhibition, torch.zeros_like(inhibition))
+            fire = passes(excitation, need, self.rule)                                # (2), exceeds theta
+            fire &= self.relative | (inhibition == 0)                                  # (4), absolute
+            fire[:, :P] = x[:, :, t]                                                   # afferents: input
+            state = fire
+            actions.append(state)
         return torch.stack(actions, dim=-1)                                                # [B, C, T]
 
     def run(self, history, cells: list[str] | None = None) -> torch.Tensor:

@@ -429,15 +429,14 @@ def main(argv=None):
         raise SystemExit(f"--set rule={cfg.rule!r}: use one of {M.RULES}")
     rng = random.Random(run.seed)  # one stream, drawn in the order of EXPERIMENTS
     results, claims, timings = {}, [], {}
-    with M.one_thread():  # tiny kernels: one thread beats OpenMP synchronisation
-        for name, fn in EXPERIMENTS.items():
-            t = time.perf_counter()
-            results[name], c = fn(cfg, rng)
-            claims += c
-            timings[name] = round(time.perf_counter() - t, 2)
-            print(f"{name}: {timings[name]} s", flush=True)
-            run.log({"check": name, "seconds": timings[name],
-                     **{k: v for k, v in results[name].items() if isinstance(v, (int, float, bool, str))}})
+    for name, fn in EXPERIMENTS.items():
+        t = time.perf_counter()
+        results[name], c = fn(cfg, rng)
+        claims += c
+        timings[name] = round(time.perf_counter() - t, 2)
+        print(f"{name}: {timings[name]} s", flush=True)
+        run.log({"check": name, "seconds": timings[name],
+                 **{k: v for k, v in results[name].items() if isinstance(v, (int, float, bool, str))}})
     results["timings_s"] = timings
     n_hist = sum(r["histories"] for r in results["figure1"]["rows"])
     summary = (f"No training. The Figure 1 nets are checked on every input history up to length {cfg.T} "
@@ -449,8 +448,6 @@ def main(argv=None):
              "(loss.py); every construction here must make it exactly zero.",
              "Figure 1's drawings are reconstructed from the printed formulas: our nets (f)-(i) realise those "
              "formulas exactly but need not match the scan's drawings synapse for synapse.",
-             "The simulation runs on one CPU thread whatever --device says (model.one_thread: the kernels are "
-             "tiny); the environment table reports the thread setting outside it.",
              f"Step times (s): {timings}."]
     run.finish(claims, figures=figures(cfg, run.out), title="McCulloch & Pitts 1943: A Logical Calculus of the "
                "Ideas Immanent in Nervous Activity", notes=notes, results=results, summary=summary)

@@ -4,7 +4,7 @@ import torch
 
 @pytest.fixture(autouse=True)
 def one_thread():
-    """The nets' kernels are tiny; on a shared CPU one thread is much faster (see model.one_thread)."""
+    """The nets' kernels are tiny; tests run on one thread so that they stay fast beside other jobs."""
     n = torch.get_num_threads()
     torch.set_num_threads(1)
     yield
