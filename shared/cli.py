@@ -253,13 +253,14 @@ class Run:
                    "config": dataclasses.asdict(self.cfg), "environment": self.environment()}
         if self.is_main:
             report = write_report(self.out, metrics)
-            if self.out.resolve().parent.name == "reproductions":
-                update_index(self.out.resolve().parent)
-            elif self.out.resolve().parent.parent.name == "reproductions":   # a longer report, <slug>/<preset>/
-                update_index(self.out.resolve().parent.parent)
+            out = self.out.resolve()
+            if out.parent.name == "reproductions":
+                update_index(out.parent)
                 readme = REPO / "papers" / self.slug / "README.md"
-                if self.out.resolve() == (REPO / "reproductions" / self.slug).resolve() and readme.is_file():
+                if out == (REPO / "reproductions" / self.slug).resolve() and readme.is_file():
                     sync_package_readme(readme, metrics)  # the package README quotes the committed report
+            elif out.parent.parent.name == "reproductions":   # a longer report beside the quick one, <slug>/<preset>/
+                update_index(out.parent.parent)
             print(f"report: {report}")
         distributed.barrier()
         checkpoint.set_run(None)  # a Trainer used after this run does not claim to belong to it

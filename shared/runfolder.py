@@ -151,8 +151,18 @@ def prepare(out: str | os.PathLike, slug: str, preset: str, seed: int, config: d
               f"first), so there is nothing to resume; the run starts from the beginning", file=sys.stderr)
         prep.notes.append("--resume did not apply: the run folder held no checkpoint, so everything was run "
                           "from the beginning.")
-    prep.stale = sorted(p.name for p in out.iterdir() if not p.name.startswith("."))  # dotfiles (.gitignore) are not artifacts
+    # dotfiles (.gitignore) are not artifacts, nor is a longer report kept beside this one (reproductions/resnet/fig6)
+    prep.stale = sorted(p.name for p in out.iterdir() if not p.name.startswith(".") and not _other_report(p, slug, preset))
     return prep
+
+
+def _other_report(p: Path, slug: str, preset: str) -> bool:
+    """A sub-folder holding a report of the same paper with another preset (kept by --overwrite)."""
+    try:
+        m = json.loads((p / "metrics.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(m, dict) and m.get("paper") == slug and m.get("preset") not in (None, preset)
 
 
 def clear(out: str | os.PathLike, prep: Prepared) -> None:
