@@ -555,8 +555,9 @@ def run_cifar(run: Run, cfg: Config) -> None:
                  "cifar10_jpg": "CIFAR-10 (JPEG re-encoded copy, lossy)",
                  "synthetic": "the embedded generated image task"}.get(splits.source, splits.source)
     notes = [f"Data: {data_name}; {len(splits.x_train)} training images"
-             + (" (a random subset of the 45k; not in the paper: each image is seen ~20 times in this "
-                "budget)" if cfg.train_size else "") + f", {len(splits.x_val)} held out for "
+             + (f" (a random subset of the 45k; not in the paper: each image is seen "
+                f"{cfg.max_steps * cfg.batch_size / len(splits.x_train):.0f} times in this budget)"
+                if cfg.train_size else "") + f", {len(splits.x_val)} held out for "
              f"validation (§4.2's 45k/5k split), {len(splits.x_test)} test images.",
              f"Recipe: SGD lr {cfg.lr} (x{cfg.gamma} at {list(cfg.milestones)}), momentum {cfg.momentum}, weight "
              f"decay {cfg.weight_decay}, batch {cfg.batch_size}, {cfg.max_steps} iterations"
